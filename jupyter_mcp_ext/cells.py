@@ -1,0 +1,207 @@
+"""Operations on the cells of a live ``YNotebook``, each in one transaction with the agent origin.
+
+Cells are found again by id right before each write, so a person inserting, deleting or
+moving cells meanwhile does not make an edit land in the wrong cell. Sources change by
+minimal text edits and metadata key by key, so concurrent typing is kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_ydoc import YNotebook
+from pycrdt import Map, Text
+
+from .errors import ToolError
+from .notebooks import AGENT_ORIGIN
+from .outputs import summarize_output
+from .textdiff import text_edits
+
+CELL_TYPES = ("code", "markdown", "raw")
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)  # Y numbers are floats
+
+
+def cell_ids(nb: YNotebook) -> list[str]:
+    return [str(cell.get("id")) for cell in nb.ycells]
+
+
+def index_of(nb: YNotebook, cell_id: str) -> int:
+    for index, cell in enumerate(nb.ycells):
+        if cell.get("id") == cell_id:
+            return index
+    raise ToolError(
+        f"No cell has id {cell_id!r} (the notebook has {len(nb.ycells)} cells; it may have been deleted). "
+        "Use read_notebook to see the current cell ids."
+    )
+
+
+def _range_text(count: int) -> str:
+    return "the notebook has no cells" if count == 0 else f"valid indexes are 0..{count - 1} (or -{count}..-1)"
+
+
+def locate(nb: YNotebook, cell_index: int | None, cell_id: str | None) -> tuple[int, str]:
+    """(index, id) of the cell an agent addressed by index or by id (exactly one of them)."""
+    if (cell_index is None) == (cell_id is None):
+        raise ToolError("Address the cell with exactly one of cell_index (0-based; negative counts from the end) or cell_id.")
+    count = len(nb.ycells)
+    if cell_id is not None:
+        return index_of(nb, cell_id), cell_id
+    assert cell_index is not None
+    if not -count <= cell_index < count:
+        raise ToolError(f"cell_index {cell_index} is out of range: {_range_text(count)}.")
+    index = cell_index % count
+    return index, str(nb.ycells[index].get("id"))
+
+
+def insert_cell(nb: YNotebook, index: int, cell_type: str, source: str) -> tuple[int, str]:
+    """Insert a new cell at ``index`` (-1 or the cell count appends); returns (index, id)."""
+    if cell_type not in CELL_TYPES:
+        raise ToolError(f"cell_type {cell_type!r} is not valid: use one of {', '.join(CELL_TYPES)}.")
+    count = len(nb.ycells)
+    if index == -1:
+        index = count
+    if not 0 <= index <= count:
+        raise ToolError(f"Insert index {index} is out of range: use 0..{count} (or -1 to append).")
+    cell: dict[str, Any] = {"cell_type": cell_type, "source": source, "metadata": {}}
+    if cell_type == "code":
+        cell.update(outputs=[], execution_count=None)
+    ycell = nb.create_ycell(cell)
+    with nb.ydoc.transaction(origin=AGENT_ORIGIN):
+        nb.ycells.insert(index, ycell)
+    return index, str(ycell["id"])
+
+
+def _apply_edits(ytext: Text, edits: list[tuple[int, int, str]], offset: int = 0) -> tuple[int, int]:
+    removed = inserted = 0
+    for start, end, replacement in edits:  # last edit first: earlier offsets stay valid
+        if end > start:
+            del ytext[offset + start : offset + end]
+            removed += end - start
+        if replacement:
+            ytext.insert(offset + start, replacement)
+            inserted += len(replacement)
+    return removed, inserted
+
+
+def apply_source(ytext: Text, new_source: str) -> tuple[int, int]:
+    """Turn ``ytext`` into ``new_source`` by minimal edits; returns (chars removed, chars inserted)."""
+    return _apply_edits(ytext, text_edits(str(ytext), new_source))
+
+
+def set_source(nb: YNotebook, cell_id: str, new_source: str) -> tuple[int, int, int]:
+    """Replace the source of the cell ``cell_id``; returns (index, chars removed, chars inserted)."""
+    with nb.ydoc.transaction(origin=AGENT_ORIGIN):
+        index = index_of(nb, cell_id)
+        removed, inserted = apply_source(nb.ycells[index]["source"], new_source)
+    return index, removed, inserted
+
+
+def replace_in_source(nb: YNotebook, cell_id: str, old_text: str, new_text: str, replace_all: bool) -> tuple[int, int]:
+    """Replace ``old_text`` by ``new_text`` in one cell; returns (index, replacements)."""
+    if not old_text:
+        raise ToolError("old_text is empty: give the exact text to replace (copy it from read_cell).")
+    with nb.ydoc.transaction(origin=AGENT_ORIGIN):
+        index = index_of(nb, cell_id)
+        ytext = nb.ycells[index]["source"]
+        source = str(ytext)
+        count = source.count(old_text)
+        if count == 0:
+            raise ToolError(
+                f"old_text was not found in cell {index} (id {cell_id!r}); it must match the source exactly, "
+                "including whitespace. Read the cell with read_cell first."
+            )
+        if count > 1 and not replace_all:
+            raise ToolError(
+                f"old_text occurs {count} times in cell {index} (id {cell_id!r}): include more surrounding text "
+                "to make it unique, or set replace_all to true."
+            )
+        # Edit only the matched spans (last first), and in each only the characters that differ.
+        starts: list[int] = []
+        position = source.find(old_text)
+        while position != -1:
+            starts.append(position)
+            position = source.find(old_text, position + len(old_text))
+        edits = text_edits(old_text, new_text)
+        for start in reversed(starts):
+            _apply_edits(ytext, edits, offset=start)
+    return index, len(starts)
+
+
+def delete_cells(nb: YNotebook, ids: list[str]) -> list[dict[str, Any]]:
+    """Delete the cells with these ids; returns what each was (index before deletion, id, type)."""
+    with nb.ydoc.transaction(origin=AGENT_ORIGIN):
+        found = [(index_of(nb, cell_id), cell_id) for cell_id in ids]
+        deleted = [
+            {"index": index, "cell_id": cell_id, "cell_type": str(nb.ycells[index].get("cell_type"))}
+            for index, cell_id in found
+        ]
+        for index, _ in sorted(found, reverse=True):
+            del nb.ycells[index]
+    return deleted
+
+
+def move_cell(nb: YNotebook, cell_id: str, to_index: int) -> tuple[int, int]:
+    """Move a cell (keeping its id, source, outputs); returns (from, to)."""
+    with nb.ydoc.transaction(origin=AGENT_ORIGIN):
+        count = len(nb.ycells)
+        if to_index == -1:
+            to_index = count - 1
+        if not 0 <= to_index < count:
+            raise ToolError(f"to_index {to_index} is out of range: {_range_text(count)} (or -1 for the end).")
+        from_index = index_of(nb, cell_id)
+        if from_index != to_index:
+            cell = nb.ycells.pop(from_index)
+            nb.ycells.insert(to_index, nb.create_ycell(cell))
+    return from_index, to_index
+
+
+def clear_outputs(nb: YNotebook, cell_id: str) -> tuple[int, int]:
+    """Remove a code cell's outputs and execution count; returns (index, outputs removed)."""
+    with nb.ydoc.transaction(origin=AGENT_ORIGIN):
+        index = index_of(nb, cell_id)
+        cell = nb.ycells[index]
+        if cell.get("cell_type") != "code":
+            return index, 0
+        outputs = cell["outputs"]
+        removed = len(outputs)
+        if removed:
+            outputs.clear()
+        if cell.get("execution_count") is not None:
+            cell["execution_count"] = None
+    return index, removed
+
+
+def cell_view(index: int, cell: dict[str, Any], *, max_output_chars: int, outputs: bool = True) -> dict[str, Any]:
+    """A cell as read tools return it (from the cell's plain ``to_py()`` form)."""
+    view: dict[str, Any] = {
+        "index": index,
+        "cell_id": str(cell.get("id", "")),
+        "cell_type": cell.get("cell_type", "code"),
+        "source": cell.get("source", ""),
+    }
+    if view["cell_type"] == "code":
+        view["execution_count"] = _int_or_none(cell.get("execution_count"))
+        cell_outputs = cell.get("outputs") or []
+        view["output_count"] = len(cell_outputs)
+        if outputs:
+            view["outputs"] = [summarize_output(out, max_output_chars) for out in cell_outputs]
+    return view
+
+
+def read_cells(nb: YNotebook, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
+    """Plain dicts of the cells in ``[start, stop)``, converted in one pass."""
+    ycells = nb.ycells
+    if start == 0 and stop is None:
+        return ycells.to_py() or []
+    return [ycells[i].to_py() for i in range(start, min(stop if stop is not None else len(ycells), len(ycells)))]
+
+
+def metadata_kernelspec(nb: YNotebook) -> dict[str, Any]:
+    metadata = nb.ydoc.get("meta", type=Map).get("metadata")
+    if isinstance(metadata, Map):
+        spec = metadata.get("kernelspec")
+        return spec.to_py() if isinstance(spec, Map) else dict(spec or {})
+    return {}

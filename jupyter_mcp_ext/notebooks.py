@@ -1,0 +1,173 @@
+"""Live notebooks: the shared documents of jupyter_server_ydoc rooms, looked up by contents path.
+
+Every read and edit goes through the room's live ``YNotebook`` — the document JupyterLab
+shows — never through the ``.ipynb`` file. When no browser has a notebook open, the room
+is opened here, kept while in use, and closed after an idle delay with the agent's edits
+saved first; rooms a browser joined are left to jupyter_server_ydoc's own cleanup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from jupyter_server_ydoc.utils import encode_file_path, room_id_from_encoded_path
+from jupyter_ydoc import YNotebook
+
+from .errors import ToolError
+
+# Transactions made for agents carry this origin, so observers can tell agent edits apart.
+AGENT_ORIGIN = "jupyter-mcp-ext"
+
+
+@dataclass
+class _OwnedRoom:
+    """A room this extension opened because no browser had the notebook open."""
+
+    path: str
+    in_use: int = 0
+    last_used: float = 0.0
+    edited: bool = False  # agent edits since the last flush
+
+
+class LiveNotebooks:
+    def __init__(self, serverapp: Any, log: logging.Logger, *, idle_close_delay: float) -> None:
+        self.serverapp = serverapp
+        self.log = log
+        self.idle_close_delay = idle_close_delay
+        self._owned: dict[str, _OwnedRoom] = {}  # by room id
+        self._reaper: asyncio.Task | None = None
+
+    @property
+    def _ydoc_ext(self) -> Any:
+        try:
+            return self.serverapp.web_app.settings["jupyter_server_ydoc"]
+        except KeyError:
+            raise ToolError(
+                "Live notebooks are unavailable: the jupyter_server_ydoc extension (jupyter-collaboration) "
+                "is not enabled on this server."
+            ) from None
+
+    def _room_id(self, path: str, *, index: bool) -> str | None:
+        file_ids = self.serverapp.web_app.settings["file_id_manager"]
+        file_id = file_ids.index(path) if index else file_ids.get_id(path)
+        if file_id is None:
+            return None
+        return room_id_from_encoded_path(encode_file_path("json", "notebook", file_id))
+
+    def room_state(self, path: str) -> tuple[bool, int]:
+        """(is the notebook's room in memory, how many browser connections it has)."""
+        room_id = self._room_id(path, index=False)
+        rooms = getattr(self._ydoc_ext.ywebsocket_server, "rooms", {})
+        room = rooms.get(room_id) if room_id else None
+        return room is not None, len(getattr(room, "clients", ()) or ())
+
+    @contextlib.asynccontextmanager
+    async def document(self, path: str, *, edit: bool = False) -> AsyncIterator[YNotebook]:
+        """The live document of ``path`` (a checked contents path), kept open while in use.
+
+        Fetched anew for every operation: a document object from a room that has since
+        closed is detached, and edits to it would never reach disk.
+        """
+        ext = self._ydoc_ext
+        room_id = self._room_id(path, index=True)
+        assert room_id is not None
+        owned = self._owned.get(room_id)
+        if owned is None and not ext.ywebsocket_server.room_exists(room_id):
+            owned = self._owned[room_id] = _OwnedRoom(path=path)
+        if owned is not None:
+            owned.in_use += 1
+        try:
+            try:
+                doc = await ext.get_document(room_id=room_id, copy=False, create=True)
+            except Exception as error:
+                self.log.warning("MCP: could not open notebook %s: %r", path, error)
+                raise ToolError(
+                    f"{path!r} could not be loaded as a notebook: {error}. "
+                    "Is it valid notebook JSON (nbformat 4)? Fix or recreate the file."
+                ) from error
+            if not isinstance(doc, YNotebook):
+                raise ToolError(f"{path!r} is not open as a notebook document.")
+            yield doc
+        finally:
+            if owned is not None:
+                owned.in_use -= 1
+                owned.last_used = time.monotonic()
+                owned.edited = owned.edited or edit
+                self._ensure_reaper()
+
+    # -- closing the rooms opened here -------------------------------------------------------
+
+    def start(self) -> None:
+        self._ensure_reaper()
+
+    def _ensure_reaper(self) -> None:
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.create_task(self._reap_idle_rooms(), name="jupyter-mcp-ext room reaper")
+
+    async def _reap_idle_rooms(self) -> None:
+        interval = min(5.0, max(0.05, self.idle_close_delay / 4))
+        while self._owned:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for room_id, owned in list(self._owned.items()):
+                if not owned.in_use and now - owned.last_used >= self.idle_close_delay:
+                    try:
+                        await self._close_room(room_id, owned)
+                    except Exception:
+                        self.log.exception("MCP: failed to close idle room %s", room_id)
+
+    async def _close_room(self, room_id: str, owned: _OwnedRoom) -> None:
+        ext = self._ydoc_ext
+        server = ext.ywebsocket_server
+        doc = await ext.get_document(room_id=room_id, copy=False, create=False)
+        async with ext._room_locks[room_id]:  # the lock jupyter_server_ydoc takes to open/close rooms
+            self._owned.pop(room_id, None)
+            room = server.rooms.get(room_id)
+            if room is None or doc is None:
+                return
+            if room.clients:
+                # A browser joined: its room now closes through jupyter_server_ydoc's cleanup,
+                # and autosave (with the browser present) writes the agent's edits.
+                return
+            if owned.in_use:  # used again while waiting for the lock
+                self._owned[room_id] = owned
+                return
+            if owned.edited:
+                await self._save(room_id, doc, owned.path)
+            self.log.info("MCP: closing idle notebook room %s (%s)", room_id, owned.path)
+            await server.delete_room(room=room)
+        file_id = self._file_id(room_id)
+        loaders = ext.file_loaders
+        if file_id in loaders and loaders[file_id].number_of_subscriptions == 0:
+            await loaders.remove(file_id)
+
+    @staticmethod
+    def _file_id(room_id: str) -> str:
+        return room_id.split(":", 2)[2]
+
+    async def _save(self, room_id: str, doc: YNotebook, path: str) -> None:
+        """Write the document through the room's file loader, the way the room's autosave does."""
+        loader = self._ydoc_ext.file_loaders[self._file_id(room_id)]
+        try:
+            await loader.maybe_save_content({"format": "json", "type": "notebook", "content": doc.get()})
+        except Exception as error:  # OutOfBandChanges: the file changed on disk meanwhile
+            self.log.warning("MCP: did not save %s before closing its room: %r", path, error)
+
+    async def stop(self) -> None:
+        """Save agent edits of rooms opened here (server shutdown), then stop the reaper."""
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        for room_id, owned in list(self._owned.items()):
+            if owned.edited:
+                doc = await self._ydoc_ext.get_document(room_id=room_id, copy=False, create=False)
+                if doc is not None:
+                    await self._save(room_id, doc, owned.path)
+        self._owned.clear()

@@ -1,0 +1,118 @@
+"""The MCP server (the SDK's low-level ``Server``): lists tools, checks and dispatches calls.
+
+Every failure of a call becomes a tool error result whose text names the problem; the
+client never sees a JSON-RPC internal error for a tool call.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import mcp_types as types
+from mcp.server.lowlevel import Server
+from pydantic import BaseModel, ValidationError
+
+from . import __version__
+from .errors import ToolError
+from .toolkit import Call, Services, Tool
+
+log = logging.getLogger(__name__)
+
+INSTRUCTIONS = """\
+This server runs inside the user's Jupyter server and works on the notebooks they have open in
+JupyterLab: every edit goes into the live shared document, so the user sees it as it happens, and
+nothing is written behind their back.
+
+Current notebook: each user has one current notebook — the one they are looking at in JupyterLab,
+or the one an agent chose with prepare_notebook, whichever happened last. Every notebook tool takes
+an optional notebook_path (relative to the server root, e.g. 'analysis/report.ipynb'); without it the
+tool acts on the current notebook, and every result names the notebook it acted on.
+
+Cells are addressed by cell_index (0-based; negative counts from the end) or by cell_id. Ids stay
+the same when the user inserts or moves cells, so prefer cell_id across several calls.
+
+Tool families:
+- Finding: list_notebooks, list_files, get_notebook_info.
+- Choosing: prepare_notebook (makes a notebook current, can create it, returns its JupyterLab URL),
+  create_notebook.
+- Reading: read_notebook (paged; brief overview or detailed), read_cell, read_all_cells.
+- Editing: append_markdown_cell, append_code_cell, insert_cell, edit_cell_source (replace an exact
+  substring), overwrite_cell_source, move_cell, delete_cell, clear_cell_output.
+Edits are minimal text changes: a person typing in the same notebook keeps their text.
+"""
+
+
+def _structured(value: BaseModel | dict[str, Any]) -> dict[str, Any]:
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
+
+def _error(text: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
+
+
+def _validation_message(tool: Tool, error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "arguments"
+        if item["type"] == "extra_forbidden":
+            problems.append(f"unknown argument {where!r}")
+        else:
+            problems.append(f"{where}: {item['msg']}")
+    accepted = ", ".join(
+        f"{name}{'' if name in tool.input_schema.get('required', []) else '?'}"
+        for name in tool.input_schema.get("properties", {})
+    )
+    return f"Invalid arguments for {tool.name}: " + "; ".join(problems) + f". Accepted arguments: {accepted}."
+
+
+def build_mcp_server(tools: list[Tool], services: Services) -> Server:
+    by_name = {tool.name: tool for tool in tools}
+    definitions = [tool.definition() for tool in tools]
+
+    async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=definitions)
+
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        tool = by_name.get(params.name)
+        if tool is None:
+            return _error(f"Unknown tool {params.name!r}. Available tools: {', '.join(sorted(by_name))}.")
+        state = getattr(getattr(ctx, "request", None), "state", None)
+        handler = getattr(state, "jupyter_handler", None)
+        if handler is None:
+            return _error("This request did not come through the Jupyter server's authenticated endpoint.")
+        try:
+            arguments = tool.params.model_validate(params.arguments or {})
+        except ValidationError as error:
+            return _error(_validation_message(tool, error))
+
+        async def report_progress(progress: float, total: float | None = None, message: str | None = None) -> None:
+            await ctx.session.report_progress(progress, total, message)
+
+        call = Call(services=services, user=state.jupyter_user, handler=handler, report_progress=report_progress)
+        try:
+            await call.authorize(*tool.permission)
+            structured, text = await tool.run(call, arguments)
+        except ToolError as error:
+            return _error(str(error))
+        except Exception as error:  # a defect: still an answer the agent can act on, never a 500
+            log.exception("MCP tool %s failed", tool.name)
+            return _error(f"{tool.name} failed unexpectedly: {type(error).__name__}: {error}")
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=text)],
+            structured_content=_structured(structured),
+        )
+
+    def input_schema(name: str) -> dict[str, Any] | None:
+        tool = by_name.get(name)
+        return tool.input_schema if tool else None
+
+    return Server(
+        "jupyter-mcp-ext",
+        version=__version__,
+        title="Jupyter (live notebooks)",
+        instructions=INSTRUCTIONS,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+        get_tool_input_schema=input_schema,
+    )

@@ -1,0 +1,180 @@
+"""What a tool is, and what one call of it can use. Tool definitions live in ``tools.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Generic, TypeVar
+
+import mcp_types as types
+from jupyter_core.utils import ensure_async
+from pydantic import BaseModel, ConfigDict, Field
+
+from .context import CurrentNotebooks
+from .errors import ToolError
+from .notebooks import LiveNotebooks
+from .paths import ServerPaths
+
+
+@dataclass
+class Services:
+    """The server-side parts tools work with, shared by every call."""
+
+    serverapp: Any
+    notebooks: LiveNotebooks
+    current: CurrentNotebooks
+    max_output_chars: int
+
+    @cached_property
+    def paths(self) -> ServerPaths:
+        return ServerPaths(self.serverapp.contents_manager)
+
+    @property
+    def contents(self) -> Any:
+        return self.serverapp.contents_manager
+
+    def lab_url(self, path: str) -> str:
+        from urllib.parse import quote
+
+        return f"{self.serverapp.base_url}lab/tree/{quote(path)}"
+
+
+@dataclass
+class Call:
+    """One tool call: who makes it, through which request, with which services."""
+
+    services: Services
+    user: Any  # jupyter_server.auth.User
+    handler: Any  # the request handler the authorizer is asked with
+    report_progress: Callable[[float, float | None, str | None], Awaitable[None]] | None = None
+
+    @property
+    def username(self) -> str:
+        return self.user.username
+
+    async def authorize(self, action: str, resource: str) -> None:
+        authorizer = self.handler.authorizer
+        if not await ensure_async(authorizer.is_authorized(self.handler, self.user, action, resource)):
+            raise ToolError(f"Permission denied: user {self.username!r} may not {action} {resource} on this server.")
+
+    async def notebook(self, notebook_path: str | None) -> str:
+        """The checked path of the notebook a call acts on: the given one, else the user's current one."""
+        if notebook_path is not None:
+            return await self.services.paths.existing_notebook(notebook_path)
+        current = self.services.current.get(self.username)
+        if current is None:
+            raise ToolError(
+                "No notebook_path was given and there is no current notebook: pass notebook_path, "
+                "or call prepare_notebook (or open a notebook in JupyterLab) first."
+            )
+        return await self.services.paths.existing_notebook(current.path)
+
+
+class Params(BaseModel):
+    """Tool arguments: unknown keys are refused so a misspelt argument is not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class NotebookParams(Params):
+    notebook_path: str | None = Field(
+        None, description="Notebook path relative to the server root; omitted: the user's current notebook."
+    )
+
+
+class CellParams(NotebookParams):
+    cell_index: int | None = Field(None, description="0-based index of the cell; negative counts from the end.")
+    cell_id: str | None = Field(None, description="Id of the cell (stable while cells move); instead of cell_index.")
+
+
+class Result(BaseModel):
+    """Structured content of a tool result."""
+
+
+class NotebookResult(Result):
+    notebook_path: str = Field(description="The notebook the tool acted on.")
+
+
+ParamsT = TypeVar("ParamsT", bound=Params)
+
+# What a tool returns: its structured content (a Result, or an equivalent plain dict where
+# building models would cost too much) and the text shown to the model.
+ToolOutput = tuple[Result | dict[str, Any], str]
+
+
+@dataclass(frozen=True)
+class Tool(Generic[ParamsT]):
+    name: str
+    description: str
+    params: type[ParamsT]
+    result: type[Result]
+    permission: tuple[str, str]  # (action, resource) asked of Jupyter's authorizer
+    run: Callable[[Call, ParamsT], Awaitable[ToolOutput]]
+    title: str = ""
+    read_only: bool = False
+    destructive: bool = False
+    idempotent: bool = False
+    input_schema: dict[str, Any] = field(init=False)
+    output_schema: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "input_schema", self.params.model_json_schema())
+        object.__setattr__(self, "output_schema", self.result.model_json_schema())
+
+    def definition(self) -> types.Tool:
+        return types.Tool(
+            name=self.name,
+            title=self.title or None,
+            description=self.description,
+            input_schema=self.input_schema,
+            output_schema=self.output_schema,
+            annotations=types.ToolAnnotations(
+                title=self.title or None,
+                read_only_hint=self.read_only,
+                destructive_hint=self.destructive,
+                idempotent_hint=self.idempotent,
+                open_world_hint=False,
+            ),
+        )
+
+
+TOOLS: list[Tool] = []
+
+
+def tool(
+    name: str,
+    *,
+    params: type[ParamsT],
+    result: type[Result],
+    permission: tuple[str, str],
+    title: str = "",
+    read_only: bool = False,
+    destructive: bool = False,
+    idempotent: bool = False,
+) -> Callable[[Callable[[Call, ParamsT], Awaitable[ToolOutput]]], Callable]:
+    """Register a tool; its docstring is its description."""
+
+    def register(run: Callable[[Call, ParamsT], Awaitable[ToolOutput]]) -> Callable:
+        description = " ".join((run.__doc__ or "").split())
+        TOOLS.append(
+            Tool(
+                name=name,
+                description=description,
+                params=params,
+                result=result,
+                permission=permission,
+                run=run,
+                title=title,
+                read_only=read_only,
+                destructive=destructive,
+                idempotent=idempotent,
+            )
+        )
+        return run
+
+    return register
+
+
+READ = ("read", "contents")
+WRITE = ("write", "contents")

@@ -1,0 +1,613 @@
+"""The MCP tools: notebooks and cells, read and edited through the live shared documents."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from jupyter_core.utils import ensure_async
+from pydantic import Field
+
+from . import cells
+from .errors import ToolError
+from .toolkit import (
+    READ,
+    TOOLS,
+    WRITE,
+    Call,
+    CellParams,
+    NotebookParams,
+    NotebookResult,
+    Params,
+    Result,
+    Services,
+    ToolOutput,
+    tool,
+)
+
+__all__ = ["TOOLS", "Services"]
+
+
+# -- shared shapes -------------------------------------------------------------------------
+
+
+class OutputView(Result):
+    output_type: str
+    text: str = Field(description="Text of the output (stream text, text/plain, error with traceback); capped.")
+    omitted: list[str] = Field(description="What is not shown: other MIME types with sizes, cut characters.")
+
+
+class CellView(Result):
+    index: int
+    cell_id: str
+    cell_type: Literal["code", "markdown", "raw"]
+    source: str
+    execution_count: int | None = None
+    output_count: int | None = Field(None, description="Number of outputs (code cells).")
+    outputs: list[OutputView] | None = Field(None, description="Outputs (code cells), when requested.")
+
+
+class CellRef(NotebookResult):
+    cell_index: int
+    cell_id: str
+    cell_count: int = Field(description="Number of cells in the notebook after the change.")
+
+
+def _render_cells(path: str, views: list[dict[str, Any]], total: int) -> str:
+    """Cells as readable text for the model (many clients show it only the text content)."""
+    lines = [f"Notebook {path} ({total} cells)"]
+    for view in views:
+        header = f"--- cell {view['index']} [{view['cell_type']}] id={view['cell_id']}"
+        if view["cell_type"] == "code":
+            header += f" execution_count={view.get('execution_count')}"
+        lines.append(header)
+        lines.append(view["source"])
+        for output in view.get("outputs") or []:
+            lines.append(f">>> {output['output_type']}:")
+            if output["text"]:
+                lines.append(output["text"])
+            if output["omitted"]:
+                lines.append("(omitted: " + "; ".join(output["omitted"]) + ")")
+        if view.get("outputs") is None and view.get("output_count"):
+            lines.append(f"({view['output_count']} outputs not shown)")
+    return "\n".join(lines)
+
+
+async def _kernelspec(call: Call, kernel_name: str | None) -> dict[str, Any]:
+    ksm = call.services.serverapp.kernel_spec_manager
+    name = kernel_name or call.services.serverapp.kernel_manager.default_kernel_name
+    try:
+        spec = await ensure_async(ksm.get_kernel_spec(name))
+    except Exception:
+        available = sorted(await ensure_async(ksm.get_all_specs()))
+        raise ToolError(f"No kernel named {name!r}. Available kernels: {', '.join(available) or 'none'}.") from None
+    return {"name": name, "display_name": spec.display_name, "language": spec.language}
+
+
+async def _create_notebook(call: Call, path: str, kernel_name: str | None) -> dict[str, Any]:
+    """Write a new, empty notebook (no room exists for a file that does not exist yet)."""
+    await call.authorize(*WRITE)
+    kernelspec = await _kernelspec(call, kernel_name)
+    cm = call.services.contents
+    parent = os.path.dirname(path)
+    if parent and not await ensure_async(cm.dir_exists(parent)):
+        built = ""
+        for part in parent.split("/"):
+            built = f"{built}/{part}" if built else part
+            if not await ensure_async(cm.dir_exists(built)):
+                await ensure_async(cm.save({"type": "directory"}, built))
+    content = {
+        "cells": [],
+        "metadata": {"kernelspec": kernelspec, "language_info": {"name": kernelspec["language"]}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    await ensure_async(cm.save({"type": "notebook", "format": "json", "content": content}, path))
+    return kernelspec
+
+
+# -- notebooks -----------------------------------------------------------------------------
+
+
+class ListNotebooksParams(Params):
+    path: str = Field("", description="Directory to search, relative to the server root ('' = the root).")
+    offset: int = Field(0, ge=0, description="Number of notebooks to skip (paging).")
+    limit: int = Field(100, ge=1, le=1000, description="Largest number of notebooks returned.")
+
+
+class NotebookEntry(Result):
+    path: str
+    current: bool = Field(description="This is the user's current notebook.")
+    live: bool = Field(description="The notebook's shared document is open in the server.")
+    browser_connections: int = Field(description="Browser connections to the shared document.")
+    last_modified: str | None = None
+
+
+class ListNotebooksResult(Result):
+    notebooks: list[NotebookEntry]
+    total: int = Field(description="Number of notebooks found under the directory.")
+    offset: int
+    next_offset: int | None = Field(description="Offset of the next page, or null when this is the last page.")
+    current_notebook: str | None
+
+
+@tool("list_notebooks", params=ListNotebooksParams, result=ListNotebooksResult, permission=READ, read_only=True,
+      title="List notebooks")
+async def list_notebooks(call: Call, p: ListNotebooksParams) -> ToolOutput:
+    """List the notebooks (.ipynb) under a directory of the server root, recursively, sorted by path,
+    paged with offset/limit. Each entry says whether it is the user's current notebook (what tools act on
+    when notebook_path is omitted) and whether it is open live (and in how many browser connections)."""
+    paths = call.services.paths
+    directory = await paths.existing_directory(p.path) if p.path else ""
+    found = sorted(
+        [entry async for entry in paths.walk(directory, max_depth=32) if entry["type"] == "notebook"],
+        key=lambda entry: entry["path"],
+    )
+    current = call.services.current.get(call.username)
+    current_path = current.path if current else None
+    page = found[p.offset : p.offset + p.limit]
+    entries = []
+    for entry in page:
+        live, connections = call.services.notebooks.room_state(entry["path"])
+        modified = entry.get("last_modified")
+        entries.append(
+            NotebookEntry(
+                path=entry["path"],
+                current=entry["path"] == current_path,
+                live=live,
+                browser_connections=connections,
+                last_modified=modified.isoformat() if hasattr(modified, "isoformat") else modified,
+            )
+        )
+    next_offset = p.offset + len(page) if p.offset + len(page) < len(found) else None
+    result = ListNotebooksResult(
+        notebooks=entries, total=len(found), offset=p.offset, next_offset=next_offset, current_notebook=current_path
+    )
+    lines = [f"{len(found)} notebooks under {directory or 'the root'!r}; current: {current_path or 'none'}"]
+    lines += [
+        f"{e.path}{' (current)' if e.current else ''}{' (open live)' if e.live else ''}" for e in entries
+    ]
+    if next_offset is not None:
+        lines.append(f"... more: call again with offset={next_offset}")
+    return result, "\n".join(lines)
+
+
+class CreateNotebookParams(Params):
+    notebook_path: str = Field(description="Path of the new notebook, relative to the server root, ending in .ipynb.")
+    kernel_name: str | None = Field(None, description="Kernelspec name (e.g. 'python3'); default: the server's default.")
+
+
+class CreateNotebookResult(NotebookResult):
+    kernelspec: dict[str, Any]
+    url: str = Field(description="JupyterLab URL of the notebook (for a browser or an iframe).")
+
+
+@tool("create_notebook", params=CreateNotebookParams, result=CreateNotebookResult, permission=WRITE,
+      title="Create a notebook")
+async def create_notebook(call: Call, p: CreateNotebookParams) -> ToolOutput:
+    """Create a new, empty notebook at a path (missing parent folders are created), with the kernelspec in
+    its metadata. Refuses to overwrite an existing file. Does not change the current notebook
+    (use prepare_notebook for that)."""
+    path = await call.services.paths.new_notebook(p.notebook_path)
+    kernelspec = await _create_notebook(call, path, p.kernel_name)
+    url = call.services.lab_url(path)
+    return CreateNotebookResult(notebook_path=path, kernelspec=kernelspec, url=url), (
+        f"Created {path} (kernel {kernelspec['name']}). Open it at {url}."
+    )
+
+
+class PrepareNotebookParams(Params):
+    notebook_path: str = Field(description="Notebook path relative to the server root.")
+    create: bool = Field(False, description="Create the notebook if it does not exist.")
+    kernel_name: str | None = Field(None, description="Kernelspec for a created notebook; default: the server's.")
+
+
+class PrepareNotebookResult(NotebookResult):
+    url: str = Field(description="JupyterLab URL of the notebook, e.g. for an iframe's src.")
+    created: bool
+
+
+@tool("prepare_notebook", params=PrepareNotebookParams, result=PrepareNotebookResult, permission=READ,
+      title="Make a notebook the current one", idempotent=True)
+async def prepare_notebook(call: Call, p: PrepareNotebookParams) -> ToolOutput:
+    """Make a notebook the user's current notebook: later tool calls without notebook_path act on it.
+    With create=true a missing notebook is created first. Returns its path and its JupyterLab URL
+    ({base_url}lab/tree/<path>) to open in a browser or an iframe."""
+    paths = call.services.paths
+    created = False
+    try:
+        path = await paths.existing_notebook(p.notebook_path)
+    except ToolError:
+        if not p.create:
+            raise
+        path = await paths.new_notebook(p.notebook_path)
+        await _create_notebook(call, path, p.kernel_name)
+        created = True
+    call.services.current.set(call.username, path, source="agent")
+    url = call.services.lab_url(path)
+    verb = "Created and selected" if created else "Selected"
+    return PrepareNotebookResult(notebook_path=path, url=url, created=created), (
+        f"{verb} {path} as the current notebook. JupyterLab URL: {url}"
+    )
+
+
+class NotebookInfoResult(NotebookResult):
+    cell_count: int
+    cells_by_type: dict[str, int] = Field(description="Number of code, markdown and raw cells.")
+    kernelspec: dict[str, Any] = Field(description="metadata.kernelspec of the notebook ({} if none).")
+    live: bool = Field(description="The shared document was already open before this call.")
+    browser_connections: int
+    size_bytes: int | None = Field(description="Size of the .ipynb file on disk (as last saved).")
+    last_modified: str | None
+    url: str
+
+
+@tool("get_notebook_info", params=NotebookParams, result=NotebookInfoResult, permission=READ, read_only=True,
+      title="Notebook info")
+async def get_notebook_info(call: Call, p: NotebookParams) -> ToolOutput:
+    """Facts about a notebook: path, number of cells by type, kernelspec, whether it is open live (and
+    in how many browser connections), size on disk and last modification, JupyterLab URL."""
+    path = await call.notebook(p.notebook_path)
+    live, connections = call.services.notebooks.room_state(path)
+    async with call.services.notebooks.document(path) as nb:
+        by_type = {kind: 0 for kind in cells.CELL_TYPES}
+        for ycell in nb.ycells:
+            kind = str(ycell.get("cell_type"))
+            by_type[kind] = by_type.get(kind, 0) + 1
+        count = len(nb.ycells)
+        kernelspec = cells.metadata_kernelspec(nb)
+    model = await ensure_async(call.services.contents.get(path, content=False))
+    modified = model.get("last_modified")
+    result = NotebookInfoResult(
+        notebook_path=path,
+        cell_count=count,
+        cells_by_type=by_type,
+        kernelspec=kernelspec,
+        live=live,
+        browser_connections=connections,
+        size_bytes=model.get("size"),
+        last_modified=modified.isoformat() if hasattr(modified, "isoformat") else modified,
+        url=call.services.lab_url(path),
+    )
+    kinds = ", ".join(f"{n} {kind}" for kind, n in by_type.items())
+    return result, (
+        f"{path}: {count} cells ({kinds}); kernel {kernelspec.get('name', 'none')}; "
+        f"{'open live' if live else 'not open'}"
+        f"{f' in {connections} browser connection(s)' if connections else ''}."
+    )
+
+
+# -- reading cells ---------------------------------------------------------------------------
+
+
+class CellsResult(NotebookResult):
+    cell_count: int
+    cells: list[CellView]
+
+
+@tool("read_all_cells", params=NotebookParams, result=CellsResult, permission=READ, read_only=True,
+      title="Read all cells")
+async def read_all_cells(call: Call, p: NotebookParams) -> ToolOutput:
+    """Every cell of a notebook in order: index, id, type, source, and for code cells the execution count
+    and outputs (text capped; images and other rich data summarised by MIME type and size). For large
+    notebooks prefer read_notebook, which pages."""
+    path = await call.notebook(p.notebook_path)
+    limit = call.services.max_output_chars
+    async with call.services.notebooks.document(path) as nb:
+        raw = cells.read_cells(nb)
+    views = [cells.cell_view(i, cell, max_output_chars=limit) for i, cell in enumerate(raw)]
+    result = {"notebook_path": path, "cell_count": len(views), "cells": views}  # plain: 1,000 cells stay fast
+    return result, _render_cells(path, views, len(views))
+
+
+class ReadNotebookParams(NotebookParams):
+    offset: int = Field(0, ge=0, description="Index of the first cell returned.")
+    limit: int = Field(20, ge=1, le=500, description="Largest number of cells returned.")
+    detail: Literal["brief", "detailed"] = Field(
+        "brief", description="brief: first line of each source and output counts; detailed: full sources and outputs."
+    )
+
+
+class ReadNotebookResult(CellsResult):
+    offset: int
+    next_offset: int | None = Field(description="Offset of the next page, or null when this is the last page.")
+
+
+@tool("read_notebook", params=ReadNotebookParams, result=ReadNotebookResult, permission=READ, read_only=True,
+      title="Read a notebook (paged)")
+async def read_notebook(call: Call, p: ReadNotebookParams) -> ToolOutput:
+    """Read a page of cells (offset/limit). detail='brief' gives each cell's index, id, type, first source
+    line and output count — an overview for finding cells; detail='detailed' gives full sources and
+    outputs (capped). Returns next_offset for the following page."""
+    path = await call.notebook(p.notebook_path)
+    limit = call.services.max_output_chars
+    async with call.services.notebooks.document(path) as nb:
+        total = len(nb.ycells)
+        raw = cells.read_cells(nb, p.offset, p.offset + p.limit)
+    detailed = p.detail == "detailed"
+    views = []
+    for i, cell in enumerate(raw, start=p.offset):
+        view = cells.cell_view(i, cell, max_output_chars=limit, outputs=detailed)
+        if not detailed:
+            lines = view["source"].splitlines()
+            view["source"] = (lines[0] if lines else "") + (" …" if len(lines) > 1 else "")
+        views.append(view)
+    end = p.offset + len(views)
+    next_offset = end if end < total else None
+    result = {"notebook_path": path, "cell_count": total, "cells": views, "offset": p.offset, "next_offset": next_offset}
+    text = _render_cells(path, views, total)
+    if next_offset is not None:
+        text += f"\n... cells {next_offset}..{total - 1} not shown: call again with offset={next_offset}"
+    return result, text
+
+
+class ReadCellParams(CellParams):
+    include_outputs: bool = Field(True, description="Include the outputs of a code cell.")
+
+
+class ReadCellResult(NotebookResult):
+    cell: CellView
+
+
+@tool("read_cell", params=ReadCellParams, result=ReadCellResult, permission=READ, read_only=True, title="Read a cell")
+async def read_cell(call: Call, p: ReadCellParams) -> ToolOutput:
+    """Read one cell by cell_index or cell_id: its id, type, full source, execution count and outputs
+    (text capped; rich data summarised)."""
+    path = await call.notebook(p.notebook_path)
+    async with call.services.notebooks.document(path) as nb:
+        index, _ = cells.locate(nb, p.cell_index, p.cell_id)
+        raw = nb.ycells[index].to_py()
+        total = len(nb.ycells)
+    view = cells.cell_view(index, raw, max_output_chars=call.services.max_output_chars, outputs=p.include_outputs)
+    return {"notebook_path": path, "cell": view}, _render_cells(path, [view], total)
+
+
+# -- editing cells ---------------------------------------------------------------------------
+
+
+class AppendParams(NotebookParams):
+    source: str = Field(description="The cell's source text.")
+
+
+async def _insert(call: Call, notebook_path: str | None, index: int, cell_type: str, source: str) -> ToolOutput:
+    path = await call.notebook(notebook_path)
+    async with call.services.notebooks.document(path, edit=True) as nb:
+        index, cell_id = cells.insert_cell(nb, index, cell_type, source)
+        count = len(nb.ycells)
+    return CellRef(notebook_path=path, cell_index=index, cell_id=cell_id, cell_count=count), (
+        f"Inserted {cell_type} cell {index} (id {cell_id}) in {path}; it now has {count} cells."
+    )
+
+
+@tool("append_markdown_cell", params=AppendParams, result=CellRef, permission=WRITE, title="Append a markdown cell")
+async def append_markdown_cell(call: Call, p: AppendParams) -> ToolOutput:
+    """Append a markdown cell at the end of the notebook. Returns the new cell's index and id."""
+    return await _insert(call, p.notebook_path, -1, "markdown", p.source)
+
+
+@tool("append_code_cell", params=AppendParams, result=CellRef, permission=WRITE, title="Append a code cell")
+async def append_code_cell(call: Call, p: AppendParams) -> ToolOutput:
+    """Append a code cell at the end of the notebook without running it. Returns the new cell's index and id."""
+    return await _insert(call, p.notebook_path, -1, "code", p.source)
+
+
+class InsertCellParams(NotebookParams):
+    cell_index: int = Field(description="Position of the new cell: 0 = first, -1 or the cell count = append.")
+    cell_type: Literal["code", "markdown", "raw"] = Field("code", description="Type of the new cell.")
+    source: str = Field("", description="The cell's source text.")
+
+
+@tool("insert_cell", params=InsertCellParams, result=CellRef, permission=WRITE, title="Insert a cell")
+async def insert_cell(call: Call, p: InsertCellParams) -> ToolOutput:
+    """Insert a code, markdown or raw cell at an index (cells from there on move down; -1 appends),
+    without running it. Returns the new cell's index and id."""
+    return await _insert(call, p.notebook_path, p.cell_index, p.cell_type, p.source)
+
+
+class SourceChange(CellRef):
+    chars_removed: int
+    chars_inserted: int
+
+
+class OverwriteParams(CellParams):
+    source: str = Field(description="The new complete source of the cell.")
+
+
+@tool("overwrite_cell_source", params=OverwriteParams, result=SourceChange, permission=WRITE, destructive=True,
+      idempotent=True, title="Overwrite a cell's source")
+async def overwrite_cell_source(call: Call, p: OverwriteParams) -> ToolOutput:
+    """Replace the whole source of a cell (by cell_index or cell_id). Applied as a minimal text diff, so
+    a person editing the same notebook keeps their text and cursor; outputs are left as they are."""
+    path = await call.notebook(p.notebook_path)
+    async with call.services.notebooks.document(path, edit=True) as nb:
+        _, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
+        index, removed, inserted = cells.set_source(nb, cell_id, p.source)
+        count = len(nb.ycells)
+    result = SourceChange(
+        notebook_path=path, cell_index=index, cell_id=cell_id, cell_count=count,
+        chars_removed=removed, chars_inserted=inserted,
+    )
+    return result, f"Cell {index} (id {cell_id}) of {path}: {removed} characters removed, {inserted} inserted."
+
+
+class EditSourceParams(CellParams):
+    old_text: str = Field(description="Exact text to replace (must occur once unless replace_all).")
+    new_text: str = Field(description="Replacement text.")
+    replace_all: bool = Field(False, description="Replace every occurrence instead of requiring exactly one.")
+
+
+class EditSourceResult(SourceChange):
+    replacements: int
+
+
+@tool("edit_cell_source", params=EditSourceParams, result=EditSourceResult, permission=WRITE, destructive=True,
+      title="Edit part of a cell's source")
+async def edit_cell_source(call: Call, p: EditSourceParams) -> ToolOutput:
+    """Replace an exact substring of a cell's source (by cell_index or cell_id). Fails, changing nothing,
+    if old_text does not occur, or occurs more than once without replace_all. Only the matched text
+    changes; the rest of the cell is untouched."""
+    path = await call.notebook(p.notebook_path)
+    async with call.services.notebooks.document(path, edit=True) as nb:
+        _, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
+        index, replacements = cells.replace_in_source(nb, cell_id, p.old_text, p.new_text, p.replace_all)
+        count = len(nb.ycells)
+    result = EditSourceResult(
+        notebook_path=path, cell_index=index, cell_id=cell_id, cell_count=count, replacements=replacements,
+        chars_removed=replacements * len(p.old_text), chars_inserted=replacements * len(p.new_text),
+    )
+    return result, f"Replaced {replacements} occurrence(s) in cell {index} (id {cell_id}) of {path}."
+
+
+class DeleteCellParams(NotebookParams):
+    cell_index: int | list[int] | None = Field(None, description="Index or indexes of the cells to delete.")
+    cell_id: str | list[str] | None = Field(None, description="Id or ids of the cells to delete (instead of indexes).")
+
+
+class DeletedCell(Result):
+    index: int = Field(description="Index the cell had before the deletion.")
+    cell_id: str
+    cell_type: str
+
+
+class DeleteCellResult(NotebookResult):
+    deleted: list[DeletedCell]
+    cell_count: int
+
+
+@tool("delete_cell", params=DeleteCellParams, result=DeleteCellResult, permission=WRITE, destructive=True,
+      title="Delete cells")
+async def delete_cell(call: Call, p: DeleteCellParams) -> ToolOutput:
+    """Delete one or several cells, by cell_index (an index or a list) or by cell_id (an id or a list).
+    All are resolved before anything is deleted: if one is invalid, nothing is deleted."""
+    if (p.cell_index is None) == (p.cell_id is None):
+        raise ToolError("Give exactly one of cell_index (an index or a list of indexes) or cell_id (an id or a list).")
+    path = await call.notebook(p.notebook_path)
+    async with call.services.notebooks.document(path, edit=True) as nb:
+        if p.cell_id is not None:
+            ids = [p.cell_id] if isinstance(p.cell_id, str) else list(p.cell_id)
+        else:
+            indexes = [p.cell_index] if isinstance(p.cell_index, int) else list(p.cell_index or [])
+            ids = [cells.locate(nb, index, None)[1] for index in indexes]
+        if not ids:
+            raise ToolError("No cells given: cell_index or cell_id is an empty list.")
+        if len(set(ids)) != len(ids):
+            raise ToolError("The same cell is named more than once; name each cell once.")
+        deleted = cells.delete_cells(nb, ids)
+        count = len(nb.ycells)
+    result = DeleteCellResult(notebook_path=path, deleted=[DeletedCell(**d) for d in deleted], cell_count=count)
+    listed = ", ".join(f"{d['index']} (id {d['cell_id']})" for d in deleted)
+    return result, f"Deleted cell(s) {listed} from {path}; it now has {count} cells."
+
+
+class MoveCellParams(CellParams):
+    to_index: int = Field(description="Index the cell has after the move (-1 = last).")
+
+
+class MoveCellResult(CellRef):
+    from_index: int
+
+
+@tool("move_cell", params=MoveCellParams, result=MoveCellResult, permission=WRITE, title="Move a cell")
+async def move_cell(call: Call, p: MoveCellParams) -> ToolOutput:
+    """Move a cell (by cell_index or cell_id) so that it ends at to_index. Its id, source and outputs are kept."""
+    path = await call.notebook(p.notebook_path)
+    async with call.services.notebooks.document(path, edit=True) as nb:
+        _, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
+        from_index, to_index = cells.move_cell(nb, cell_id, p.to_index)
+        count = len(nb.ycells)
+    result = MoveCellResult(notebook_path=path, cell_index=to_index, cell_id=cell_id, cell_count=count,
+                            from_index=from_index)
+    return result, f"Moved cell {cell_id} of {path} from index {from_index} to {to_index}."
+
+
+class ClearOutputParams(CellParams):
+    all_cells: bool = Field(False, description="Clear the outputs of every code cell (no cell_index/cell_id then).")
+
+
+class ClearedCell(Result):
+    index: int
+    cell_id: str
+    outputs_removed: int
+
+
+class ClearOutputResult(NotebookResult):
+    cleared: list[ClearedCell]
+
+
+@tool("clear_cell_output", params=ClearOutputParams, result=ClearOutputResult, permission=WRITE, destructive=True,
+      idempotent=True, title="Clear outputs")
+async def clear_cell_output(call: Call, p: ClearOutputParams) -> ToolOutput:
+    """Clear the outputs and execution count of a code cell (by cell_index or cell_id), or of every
+    code cell with all_cells=true. Sources are not touched."""
+    path = await call.notebook(p.notebook_path)
+    async with call.services.notebooks.document(path, edit=True) as nb:
+        if p.all_cells:
+            if p.cell_index is not None or p.cell_id is not None:
+                raise ToolError("all_cells=true clears every cell: do not give cell_index or cell_id with it.")
+            targets = cells.cell_ids(nb)
+        else:
+            targets = [cells.locate(nb, p.cell_index, p.cell_id)[1]]
+        cleared = []
+        for cell_id in targets:
+            index, removed = cells.clear_outputs(nb, cell_id)
+            cleared.append(ClearedCell(index=index, cell_id=cell_id, outputs_removed=removed))
+    total = sum(c.outputs_removed for c in cleared)
+    return ClearOutputResult(notebook_path=path, cleared=cleared), (
+        f"Cleared {total} output(s) in {len(cleared)} cell(s) of {path}."
+    )
+
+
+# -- files -------------------------------------------------------------------------------------
+
+
+class ListFilesParams(Params):
+    path: str = Field("", description="Directory to list, relative to the server root ('' = the root).")
+    max_depth: int = Field(1, ge=1, le=10, description="1 lists the directory itself; more descends into subfolders.")
+    pattern: str | None = Field(None, description="Glob on names or paths, e.g. '*.csv'.")
+    offset: int = Field(0, ge=0, description="Number of entries to skip (paging).")
+    limit: int = Field(200, ge=1, le=2000, description="Largest number of entries returned.")
+
+
+class FileEntry(Result):
+    path: str
+    type: Literal["directory", "file", "notebook"]
+    size: int | None = None
+    last_modified: str | None = None
+
+
+class ListFilesResult(Result):
+    path: str
+    files: list[FileEntry]
+    total: int
+    offset: int
+    next_offset: int | None
+
+
+@tool("list_files", params=ListFilesParams, result=ListFilesResult, permission=READ, read_only=True,
+      title="List files")
+async def list_files(call: Call, p: ListFilesParams) -> ToolOutput:
+    """List files and folders under a directory of the server root (as Jupyter's file browser sees them:
+    hidden files only if the server allows them), optionally recursive and filtered by a glob, paged."""
+    paths = call.services.paths
+    directory = await paths.existing_directory(p.path) if p.path else ""
+    found = [entry async for entry in paths.walk(directory, max_depth=p.max_depth, pattern=p.pattern)]
+    page = found[p.offset : p.offset + p.limit]
+    files = []
+    for entry in page:
+        modified = entry.get("last_modified")
+        files.append(
+            FileEntry(
+                path=entry["path"],
+                type=entry["type"],
+                size=entry.get("size"),
+                last_modified=modified.isoformat() if hasattr(modified, "isoformat") else modified,
+            )
+        )
+    next_offset = p.offset + len(page) if p.offset + len(page) < len(found) else None
+    result = ListFilesResult(path=directory, files=files, total=len(found), offset=p.offset, next_offset=next_offset)
+    lines = [f"{len(found)} entries under {directory or 'the root'!r}"]
+    lines += [f"{f.path}{'/' if f.type == 'directory' else ''}" + (f"  ({f.size} B)" if f.size is not None else "")
+              for f in files]
+    if next_offset is not None:
+        lines.append(f"... more: call again with offset={next_offset}")
+    return result, "\n".join(lines)
