@@ -101,5 +101,9 @@ class MCPExtensionApp(ExtensionApp):
         self.log.info("MCP endpoint: %s (send the Jupyter token as 'Authorization: Bearer <token>')", self.mcp_url)
 
     async def stop_extension(self) -> None:
-        await self.live_notebooks.stop()
-        await self.session_host.stop()
+        # Never raise here: an exception would keep the server from stopping.
+        for stop in (self.live_notebooks.stop, self.session_host.stop):
+            try:
+                await stop()
+            except Exception:
+                self.log.exception("MCP: error while stopping")

@@ -33,6 +33,7 @@ class _OwnedRoom:
     in_use: int = 0
     last_used: float = 0.0
     edited: bool = False  # agent edits since the last flush
+    doc: YNotebook | None = None  # the document last used, for the save at server shutdown
 
 
 class LiveNotebooks:
@@ -93,6 +94,8 @@ class LiveNotebooks:
                 ) from error
             if not isinstance(doc, YNotebook):
                 raise ToolError(f"{path!r} is not open as a notebook document.")
+            if owned is not None:
+                owned.doc = doc
             yield doc
         finally:
             if owned is not None:
@@ -154,20 +157,24 @@ class LiveNotebooks:
     async def _save(self, room_id: str, doc: YNotebook, path: str) -> None:
         """Write the document through the room's file loader, the way the room's autosave does."""
         loader = self._ydoc_ext.file_loaders[self._file_id(room_id)]
+        await self._write(loader, path, doc.get())
+
+    async def _write(self, loader: Any, path: str, content: dict[str, Any]) -> None:
         try:
-            await loader.maybe_save_content({"format": "json", "type": "notebook", "content": doc.get()})
+            await loader.maybe_save_content({"format": "json", "type": "notebook", "content": content})
         except Exception as error:  # OutOfBandChanges: the file changed on disk meanwhile
             self.log.warning("MCP: did not save %s before closing its room: %r", path, error)
 
     async def stop(self) -> None:
         """Save agent edits of rooms opened here (server shutdown), then stop the reaper."""
+        # Snapshot before the first await: jupyter_server_ydoc stops its rooms concurrently.
+        pending = []
+        for room_id, owned in self._owned.items():
+            if owned.edited and owned.doc is not None:
+                loader = self._ydoc_ext.file_loaders[self._file_id(room_id)]
+                pending.append((loader, owned.path, owned.doc.get()))
+        self._owned.clear()
         if self._reaper is not None:
             self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
-        for room_id, owned in list(self._owned.items()):
-            if owned.edited:
-                doc = await self._ydoc_ext.get_document(room_id=room_id, copy=False, create=False)
-                if doc is not None:
-                    await self._save(room_id, doc, owned.path)
-        self._owned.clear()
+        for loader, path, content in pending:
+            await self._write(loader, path, content)

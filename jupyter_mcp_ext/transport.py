@@ -14,6 +14,7 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from sse_starlette.sse import AppStatus
 from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 
@@ -74,6 +75,7 @@ class SessionManagerHost:
             await asyncio.wait_for(self._task, timeout=10)
         except asyncio.TimeoutError:
             self._log.warning("MCP session manager did not stop within 10 s")
+        await _end_sse_shutdown_watcher()
 
     async def handle(
         self, handler: RequestHandler, disconnected: asyncio.Event, *, principal: str, state: dict[str, Any]
@@ -88,6 +90,22 @@ class SessionManagerHost:
         scope = _http_scope(handler, principal, state)
         await self.manager.handle_request(scope, bridge.receive, bridge.send)
         bridge.finish_if_open()
+
+
+async def _end_sse_shutdown_watcher() -> None:
+    """End the task sse-starlette runs to poll its process-wide shutdown flag.
+
+    Left running, it is reported as "Task was destroyed but it is pending" when the
+    server's loop closes.
+    """
+    watchers = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "_shutdown_watcher"]
+    if not watchers:
+        return
+    AppStatus.should_exit = True
+    try:
+        await asyncio.wait(watchers, timeout=2)
+    finally:
+        AppStatus.should_exit = False  # other servers in this process (tests) keep streaming
 
 
 def _http_scope(handler: RequestHandler, principal: str, state: dict[str, Any]) -> dict[str, Any]:

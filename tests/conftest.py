@@ -1,0 +1,113 @@
+"""Shared fixtures: a real Jupyter server (pytest-jupyter) with the extension and collaboration
+enabled, listening on a real port, and the official MCP SDK client connected to it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import nbformat
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+@pytest.fixture
+def jp_server_config() -> dict[str, Any]:
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {
+                "jupyter_mcp_ext": True,
+                "jupyter_server_ydoc": True,
+                "jupyter_server_fileid": True,
+            },
+        },
+        "YDocExtension": {"document_save_delay": 0.2, "file_poll_interval": 0.5},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _ystore_outside_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rooms opened server-side write .jupyter_ystore.db into the process CWD.
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+
+
+@pytest.fixture
+def server_url(jp_serverapp, http_server, http_server_port, jp_base_url) -> str:
+    """Root URL of the running server, ending in '/'."""
+    return f"http://127.0.0.1:{http_server_port[-1]}{jp_base_url}"
+
+
+@pytest.fixture
+def mcp_url(server_url: str) -> str:
+    return server_url + "mcp"
+
+
+@pytest.fixture
+def token(jp_serverapp) -> str:
+    return jp_serverapp.identity_provider.token
+
+
+@pytest.fixture
+def mcp_client(mcp_url: str, token: str) -> Callable[..., contextlib.AbstractAsyncContextManager[Client]]:
+    """``async with mcp_client() as client:`` — the SDK client with the server's token.
+
+    ``mode="auto"`` negotiates the modern stateless protocol; ``mode="legacy"`` the handshake era.
+    """
+
+    @contextlib.asynccontextmanager
+    async def connect(mode: str = "auto", *, auth: str | None = None) -> AsyncIterator[Client]:
+        headers = {"Authorization": auth if auth is not None else f"Bearer {token}"}
+        async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+            async with Client(streamable_http_client(mcp_url, http_client=http), mode=mode) as client:
+                yield client
+
+    return connect
+
+
+@pytest.fixture
+def make_notebook(jp_root_dir: Path) -> Callable[..., str]:
+    """Write a notebook under the server root; cells are (type, source) pairs. Returns its path."""
+
+    def make(path: str, cells: list[tuple[str, str]] = (), **metadata: Any) -> str:
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = dict(KERNELSPEC)
+        nb.metadata.update(metadata)
+        for cell_type, source in cells:
+            new = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
+                   "raw": nbformat.v4.new_raw_cell}[cell_type]
+            nb.cells.append(new(source))
+        file = jp_root_dir / path
+        file.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, file)
+        return path
+
+    return make
+
+
+def read_disk(root: Path, path: str) -> dict[str, Any]:
+    return json.loads((root / path).read_text())
+
+
+async def call(client: Client, name: str, **arguments: Any) -> Any:
+    """Call a tool that must succeed; returns its structured content."""
+    result = await client.call_tool(name, arguments)
+    assert not result.is_error, result.content[0].text
+    return result.structured_content
+
+
+async def call_error(client: Client, name: str, **arguments: Any) -> str:
+    """Call a tool that must fail with a tool error; returns the error text."""
+    result = await client.call_tool(name, arguments)
+    assert result.is_error, f"{name} unexpectedly succeeded: {result.structured_content}"
+    return result.content[0].text

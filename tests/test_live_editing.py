@@ -1,0 +1,503 @@
+"""Live editing with a browser present: a real pycrdt peer on the collaboration websocket stands in
+for JupyterLab (no mocks), while an agent edits the same notebook over MCP.
+
+The peer does what jupyter-docprovider does in the browser: it asks for a document session
+(``PUT api/collaboration/session/<path>``), then joins the room ``json:notebook:<fileId>`` over a
+websocket, synchronising a pycrdt ``Doc`` through a ``pycrdt.Provider`` with a ``YNotebook`` on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx2
+import nbformat
+import pytest
+import websockets
+from jupyter_ydoc import YNotebook
+from pycrdt import Channel, Doc, Provider, Text
+from websockets.exceptions import ConnectionClosed
+
+from conftest import call, read_disk
+
+HUMAN_ORIGIN = "human"
+
+
+# -- the browser stand-in ----------------------------------------------------------------------
+
+
+class WebsocketChannel(Channel):
+    """A pycrdt ``Channel`` over a ``websockets`` client connection.
+
+    ``Provider`` iterates the channel until ``StopAsyncIteration``; ``websockets`` raises
+    ``ConnectionClosed`` instead, which would crash the provider's task group, so it is turned
+    into the end of the iteration (as pycrdt's own ``HttpxWebsocket`` does).
+
+    ``hold()``/``release()`` let a test take the peer off the network without closing the
+    connection: messages to send are kept, received ones are not applied, until released.
+    Edits made meanwhile are truly concurrent with the server's.
+    """
+
+    def __init__(self, websocket: Any, path: str) -> None:
+        self._websocket = websocket
+        self._path = path
+        self._send_lock = asyncio.Lock()  # the provider sends from two tasks
+        self._online = asyncio.Event()
+        self._online.set()
+        self._held: list[bytes] = []
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self.recv()
+        except ConnectionClosed:
+            raise StopAsyncIteration() from None
+
+    async def send(self, message: bytes) -> None:
+        async with self._send_lock:
+            if not self._online.is_set():
+                self._held.append(message)
+                return
+            await self._websocket.send(message)
+
+    async def recv(self) -> bytes:
+        while True:
+            message = await self._websocket.recv()
+            await self._online.wait()
+            if isinstance(message, bytes):
+                return message
+
+    def hold(self) -> None:
+        self._online.clear()
+
+    async def release(self) -> None:
+        async with self._send_lock:
+            for message in self._held:
+                await self._websocket.send(message)
+            self._held.clear()
+            self._online.set()
+
+
+class Peer:
+    """A browser tab with a notebook open: the Y document it edits, kept in sync by a provider."""
+
+    def __init__(self, nb: YNotebook, channel: WebsocketChannel, room_id: str) -> None:
+        self.nb = nb
+        self.channel = channel
+        self.room_id = room_id
+        self._changed = asyncio.Event()
+        nb.ycells.observe_deep(lambda events: self._changed.set())
+
+    def sources(self) -> list[str]:
+        return [str(cell["source"]) for cell in self.nb.ycells]
+
+    def source(self, cell_id: str) -> str:
+        for cell in self.nb.ycells:
+            if cell.get("id") == cell_id:
+                return str(cell["source"])
+        raise KeyError(cell_id)
+
+    def cell_ids(self) -> list[str]:
+        return [str(cell.get("id")) for cell in self.nb.ycells]
+
+    def text(self, cell_id: str) -> Text:
+        for cell in self.nb.ycells:
+            if cell.get("id") == cell_id:
+                return cell["source"]
+        raise KeyError(cell_id)
+
+    def type_at_end(self, cell_id: str, typed: str) -> None:
+        ytext = self.text(cell_id)
+        with self.nb.ydoc.transaction(origin=HUMAN_ORIGIN):
+            ytext.insert(len(ytext), typed)
+
+    def insert_cell(self, index: int, source: str) -> str:
+        ycell = self.nb.create_ycell({"cell_type": "markdown", "source": source, "metadata": {}})
+        with self.nb.ydoc.transaction(origin=HUMAN_ORIGIN):
+            self.nb.ycells.insert(index, ycell)
+        return str(ycell["id"])
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Wait until ``predicate()`` holds for the peer's document (re-checked on every change)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._changed.clear()
+            if predicate():
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"the peer's document never got there; its sources: {self.sources()}")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    @contextlib.asynccontextmanager
+    async def offline(self) -> AsyncIterator[None]:
+        """Edits made inside are sent, and the server's changes applied, only on exit."""
+        self.channel.hold()
+        try:
+            yield
+        finally:
+            await self.channel.release()
+
+
+@pytest.fixture
+def browser(server_url: str, http_server_port, jp_base_url: str, token: str):
+    """``async with browser(path) as peer:`` — a browser-like peer with the notebook open."""
+
+    @contextlib.asynccontextmanager
+    async def open_notebook(path: str) -> AsyncIterator[Peer]:
+        headers = {"Authorization": f"token {token}"}
+        async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+            response = await http.put(
+                f"{server_url}api/collaboration/session/{quote(path)}", json={"format": "json", "type": "notebook"}
+            )
+        assert response.status_code in (200, 201), response.text
+        session = response.json()
+        room_id = f"json:notebook:{session['fileId']}"
+        url = (
+            f"ws://127.0.0.1:{http_server_port[-1]}{jp_base_url}api/collaboration/room/{room_id}"
+            f"?sessionId={session['sessionId']}"
+        )
+        async with websockets.connect(url, additional_headers=headers, proxy=None) as websocket:
+            doc = Doc()
+            nb = YNotebook(doc)
+            channel = WebsocketChannel(websocket, room_id)
+            async with Provider(doc, channel) as provider:
+                # The server answers the provider's SYNC_STEP1 with the whole document.
+                await asyncio.wait_for(provider.synced.wait(), 10)
+                yield Peer(nb, channel, room_id)
+
+    return open_notebook
+
+
+# -- the server side -------------------------------------------------------------------------------
+
+BASE_CONFIG: dict[str, Any] = {
+    "ServerApp": {
+        "jpserver_extensions": {
+            "jupyter_mcp_ext": True,
+            "jupyter_server_ydoc": True,
+            "jupyter_server_fileid": True,
+        },
+    },
+    "YDocExtension": {"document_save_delay": 0.2, "file_poll_interval": 0.5},
+}
+
+
+@pytest.fixture
+def jp_server_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """conftest's configuration, with per-test overrides: parametrize ``jp_server_config``
+    indirectly with ``{section: {trait: value}}``."""
+    config = {section: dict(values) for section, values in BASE_CONFIG.items()}
+    for section, values in getattr(request, "param", {}).items():
+        config.setdefault(section, {}).update(values)
+    return config
+
+
+class Server:
+    """What the tests look at inside the running server (never used to edit)."""
+
+    def __init__(self, serverapp: Any, root: Path) -> None:
+        self.serverapp = serverapp
+        self.root = root
+
+    @property
+    def rooms(self) -> dict[str, Any]:
+        return self.serverapp.web_app.settings["jupyter_server_ydoc"].ywebsocket_server.rooms
+
+    def room_id(self, path: str) -> str:
+        return f"json:notebook:{self.serverapp.web_app.settings['file_id_manager'].index(path)}"
+
+    @property
+    def live_notebooks(self) -> Any:
+        (app,) = self.serverapp.extension_manager.extension_apps["jupyter_mcp_ext"]
+        return app.live_notebooks
+
+    def disk_sources(self, path: str) -> list[str]:
+        # nbformat writes multi-line sources as lists of lines; read_disk gives the raw JSON.
+        return [_joined(cell["source"]) for cell in read_disk(self.root, path)["cells"]]
+
+
+def _joined(source: str | list[str]) -> str:
+    return source if isinstance(source, str) else "".join(source)
+
+
+@pytest.fixture
+def server(jp_serverapp, jp_root_dir: Path) -> Server:
+    return Server(jp_serverapp, jp_root_dir)
+
+
+async def eventually(predicate: Callable[[], bool], what: str, timeout: float = 10.0, interval: float = 0.02) -> None:
+    """Poll ``predicate`` until it holds, failing after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting until {what}")
+        await asyncio.sleep(interval)
+
+
+async def server_source(client: Any, path: str, cell_id: str) -> str:
+    return (await call(client, "read_cell", notebook_path=path, cell_id=cell_id))["cell"]["source"]
+
+
+async def eventually_server_source(client: Any, path: str, cell_id: str, predicate: Callable[[str], bool],
+                                   timeout: float = 10.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        source = await server_source(client, path, cell_id)
+        if predicate(source):
+            return source
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the server's cell {cell_id} never got there: {source!r}")
+        await asyncio.sleep(0.02)
+
+
+# -- 1. latency ----------------------------------------------------------------------------------
+
+
+async def test_browser_sees_agent_edits_within_100_ms(make_notebook, mcp_client, browser):
+    path = make_notebook("latency.ipynb", [("code", "x = 1")])
+    async with browser(path) as peer, mcp_client() as client:
+        await call(client, "read_notebook", notebook_path=path)  # warm up the MCP path, not measured
+
+        appended = await call(client, "append_code_cell", notebook_path=path, source="y = 2")
+        returned = time.monotonic()
+        await peer.wait_until(lambda: peer.sources() == ["x = 1", "y = 2"], timeout=5)
+        append_latency = time.monotonic() - returned
+        assert peer.cell_ids()[1] == appended["cell_id"]
+
+        await call(client, "overwrite_cell_source", notebook_path=path, cell_id=appended["cell_id"], source="y = 3")
+        returned = time.monotonic()
+        await peer.wait_until(lambda: peer.sources() == ["x = 1", "y = 3"], timeout=5)
+        overwrite_latency = time.monotonic() - returned
+
+    assert append_latency < 0.1, f"the browser saw the appended cell {append_latency * 1000:.0f} ms after the call"
+    assert overwrite_latency < 0.1, f"the browser saw the new source {overwrite_latency * 1000:.0f} ms after the call"
+
+
+# -- 2. concurrent edits of the same cell ----------------------------------------------------------
+
+
+class Deltas(list):
+    """Every change the peer's copy of a cell's source goes through (its own and remote ones)."""
+
+    def __init__(self, ytext: Text) -> None:
+        super().__init__()
+        # pycrdt drops the subscription with the Python object observed: keep both.
+        self._ytext = ytext
+        self._subscription = ytext.observe(lambda event: self.extend(dict(op) for op in event.delta))
+
+
+def record_deltas(ytext: Text) -> Deltas:
+    return Deltas(ytext)
+
+
+@pytest.mark.parametrize("concurrency", ["in_flight", "offline"])
+async def test_agent_edit_cell_source_and_human_typing_in_the_same_cell_both_kept(
+    make_notebook, mcp_client, browser, concurrency
+):
+    """in_flight: the peer's keystrokes are on the wire while the agent's call runs (whichever reaches
+    the server first); offline: the peer's edit is held back until after the agent's edit is applied,
+    so the server merges two edits made on the same old text."""
+    path = make_notebook("same_cell.ipynb", [("code", "a = 1\nb = 2\n")])
+    async with browser(path) as peer, mcp_client() as client:
+        (cell_id,) = peer.cell_ids()
+        deltas = record_deltas(peer.text(cell_id))
+        if concurrency == "offline":
+            async with peer.offline():
+                peer.type_at_end(cell_id, "# human\n")
+                result = await call(client, "edit_cell_source", notebook_path=path, cell_id=cell_id,
+                                    old_text="a = 1", new_text="a = 100")
+                # The server has only the agent's edit yet: the human's is still held by the peer.
+                assert await server_source(client, path, cell_id) == "a = 100\nb = 2\n"
+        else:
+            peer.type_at_end(cell_id, "# human\n")  # sent by the provider in the background
+            result = await call(client, "edit_cell_source", notebook_path=path, cell_id=cell_id,
+                                old_text="a = 1", new_text="a = 100")
+        assert result["replacements"] == 1
+
+        expected = "a = 100\nb = 2\n# human\n"
+        await peer.wait_until(lambda: peer.source(cell_id) == expected)
+        assert await eventually_server_source(client, path, cell_id, lambda s: "# human" in s) == expected
+        # The agent's change reached the browser as an insertion of "00" only: the human's text
+        # (and cursor) around it was never deleted and re-inserted.
+        assert not [op for op in deltas if "delete" in op], deltas
+        assert {"insert": "00"} in deltas, deltas
+
+
+async def test_agent_overwrite_of_first_line_keeps_concurrent_human_typing_at_the_end(
+    make_notebook, mcp_client, browser
+):
+    path = make_notebook("overwrite.ipynb", [("code", "a = 1\nb = 2\n")])
+    async with browser(path) as peer, mcp_client() as client:
+        (cell_id,) = peer.cell_ids()
+        deltas = record_deltas(peer.text(cell_id))
+        async with peer.offline():
+            peer.type_at_end(cell_id, "# human\n")
+            # The agent rewrites the whole cell from the text it knew, changing only the first line.
+            result = await call(client, "overwrite_cell_source", notebook_path=path, cell_id=cell_id,
+                                source="a = 100\nb = 2\n")
+            assert await server_source(client, path, cell_id) == "a = 100\nb = 2\n"
+        assert (result["chars_removed"], result["chars_inserted"]) == (0, 2)
+
+        expected = "a = 100\nb = 2\n# human\n"
+        await peer.wait_until(lambda: peer.source(cell_id) == expected)
+        assert await eventually_server_source(client, path, cell_id, lambda s: "# human" in s) == expected
+        assert not [op for op in deltas if "delete" in op], deltas
+
+
+# -- 3. cells inserted above a cell the agent edits by id ----------------------------------------------
+
+
+@pytest.mark.parametrize("concurrency", ["synced", "offline"])
+async def test_agent_edit_by_cell_id_lands_in_that_cell_after_human_inserts_cells_above(
+    make_notebook, mcp_client, browser, concurrency
+):
+    """synced: the human's new cells are in the server's document before the agent's call, so the
+    cell the agent saw at index 1 is now at index 3 and index 1 holds a human's cell; offline: the
+    insertions and the agent's edit are concurrent."""
+    path = make_notebook("above.ipynb", [("code", "first = 1"), ("code", "target = 2")])
+    async with browser(path) as peer, mcp_client() as client:
+        seen = await call(client, "read_all_cells", notebook_path=path)
+        target_id = seen["cells"][1]["cell_id"]
+        # The agent has already addressed the cell by id before the human's insertions.
+        assert (await call(client, "read_cell", notebook_path=path, cell_id=target_id))["cell"]["index"] == 1
+
+        async with contextlib.AsyncExitStack() as stack:
+            if concurrency == "offline":
+                await stack.enter_async_context(peer.offline())
+            peer.insert_cell(0, "# human 1")
+            peer.insert_cell(1, "# human 2")
+            if concurrency == "synced":
+                await eventually_server_source(client, path, peer.cell_ids()[1], lambda s: s == "# human 2")
+            edited = await call(client, "overwrite_cell_source", notebook_path=path, cell_id=target_id,
+                                source="target = 200")
+            replaced = await call(client, "edit_cell_source", notebook_path=path, cell_id=target_id,
+                                  old_text="200", new_text="300")
+
+        expected = ["# human 1", "# human 2", "first = 1", "target = 300"]
+        await peer.wait_until(lambda: peer.sources() == expected)
+        assert peer.cell_ids()[3] == target_id
+        final = await call(client, "read_all_cells", notebook_path=path)
+        assert [c["source"] for c in final["cells"]] == expected
+        assert final["cells"][3]["cell_id"] == target_id
+        if concurrency == "synced":
+            assert edited["cell_index"] == replaced["cell_index"] == 3
+
+
+# -- 4. a notebook nobody has open ---------------------------------------------------------------------
+
+
+async def test_agent_edits_to_a_notebook_nobody_has_open_reach_disk_and_a_browser_joining_later(
+    make_notebook, mcp_client, browser, server
+):
+    path = make_notebook("closed.ipynb", [("code", "x = 1")])
+    room_id = server.room_id(path)
+    assert room_id not in server.rooms
+    async with mcp_client() as client:
+        appended = await call(client, "append_markdown_cell", notebook_path=path, source="# Added by the agent")
+        await call(client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 42")
+    assert room_id in server.rooms  # opened for the agent, not by a browser
+    assert len(server.rooms[room_id].clients) == 0
+
+    expected = ["x = 42", "# Added by the agent"]
+    await eventually(lambda: server.disk_sources(path) == expected, "the agent's edits are on disk")
+    on_disk = nbformat.read(server.root / path, as_version=4)
+    nbformat.validate(on_disk)
+    assert on_disk.cells[1].id == appended["cell_id"]
+
+    async with browser(path) as peer:
+        assert peer.sources() == expected
+        assert peer.cell_ids()[1] == appended["cell_id"]
+
+
+# -- 5. rooms the extension closes ---------------------------------------------------------------------
+
+CLOSE_QUICKLY_SAVE_LATE = {
+    "MCPExtensionApp": {"room_idle_close_delay": 0.3},
+    # Autosave would write the edit only 30 s after it: too late to be what saved it here.
+    "YDocExtension": {"document_save_delay": 30, "file_poll_interval": 0.5},
+}
+
+
+@pytest.mark.parametrize("jp_server_config", [CLOSE_QUICKLY_SAVE_LATE], indirect=True, ids=["close-0.3s-save-30s"])
+async def test_agent_edit_made_right_before_its_room_closes_is_saved_to_disk(
+    make_notebook, mcp_client, browser, server
+):
+    path = make_notebook("closing.ipynb", [("code", "x = 1")])
+    room_id = server.room_id(path)
+    live = server.live_notebooks
+    assert live.idle_close_delay == 0.3
+    async with mcp_client() as client:
+        await call(client, "append_code_cell", notebook_path=path, source="y = 2")
+        await call(client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 100")
+        assert room_id in server.rooms
+        # Not saved yet (the check and the read happen with no await between them, so the
+        # extension cannot have started closing — and saving — the room in between).
+        if room_id in live._owned:
+            assert server.disk_sources(path) == ["x = 1"]
+
+        await eventually(lambda: room_id not in server.rooms, "the extension closed the idle room", timeout=10)
+        # Saved before the room was deleted: no waiting for the file here.
+        assert server.disk_sources(path) == ["x = 100", "y = 2"]
+
+        # The room opens again from the file; nothing was lost or duplicated.
+        assert [c["source"] for c in (await call(client, "read_all_cells", notebook_path=path))["cells"]] == [
+            "x = 100", "y = 2"
+        ]
+    async with browser(path) as peer:
+        assert peer.sources() == ["x = 100", "y = 2"]
+
+
+# -- 6. rooms a browser joined -------------------------------------------------------------------------
+
+CLOSE_QUICKLY = {"MCPExtensionApp": {"room_idle_close_delay": 0.5}}
+
+
+@pytest.mark.parametrize("jp_server_config", [CLOSE_QUICKLY], indirect=True, ids=["close-0.5s"])
+@pytest.mark.parametrize("opened_by", ["agent", "browser"])
+async def test_room_a_browser_joined_stays_open_while_it_is_connected_and_autosave_writes_agent_edits(
+    make_notebook, mcp_client, browser, server, opened_by
+):
+    """agent: the extension opened the room for the agent, then a browser joined it before the idle
+    delay; browser: the browser had the notebook open before the agent's first call."""
+    path = make_notebook("joined.ipynb", [("code", "x = 1")])
+    room_id = server.room_id(path)
+    delay = server.live_notebooks.idle_close_delay
+    assert delay == 0.5
+    async with mcp_client() as client, contextlib.AsyncExitStack() as stack:
+        if opened_by == "agent":
+            await call(client, "append_code_cell", notebook_path=path, source="y = 2")
+            room = server.rooms[room_id]
+            peer = await stack.enter_async_context(browser(path))
+            assert server.rooms.get(room_id) is room, "the room closed before the browser joined it (machine too slow?)"
+        else:
+            peer = await stack.enter_async_context(browser(path))
+            room = server.rooms[room_id]
+            await call(client, "append_code_cell", notebook_path=path, source="y = 2")
+        await peer.wait_until(lambda: peer.sources() == ["x = 1", "y = 2"])
+        assert len(room.clients) == 1
+
+        # Idle for several close delays with the browser connected: the room stays, the same one.
+        await call(client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 10")
+        idle_until = time.monotonic() + 4 * delay
+        while time.monotonic() < idle_until:
+            assert server.rooms.get(room_id) is room, "the extension closed a room a browser is connected to"
+            assert len(room.clients) == 1
+            await asyncio.sleep(0.02)
+
+        # Still live both ways, and the agent's edits reach disk through the room's autosave.
+        await call(client, "append_code_cell", notebook_path=path, source="z = 3")
+        expected = ["x = 10", "y = 2", "z = 3"]
+        await peer.wait_until(lambda: peer.sources() == expected, timeout=5)
+        await eventually(lambda: server.disk_sources(path) == expected, "autosave wrote the agent's edits")
+        assert server.rooms.get(room_id) is room
