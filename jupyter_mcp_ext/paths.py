@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -113,16 +113,26 @@ class ServerPaths:
         return message
 
     async def walk(
-        self, path: str, *, max_depth: int, pattern: str | None = None
+        self,
+        path: str,
+        *,
+        max_depth: int,
+        pattern: str | None = None,
+        on_directory: Callable[[int], Awaitable[None]] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Entries under directory ``path`` (breadth first, sorted), as the contents manager lists them.
 
         Symlinks leading outside the root are skipped. ``pattern`` (a glob) filters by name
-        and by path; directories are still descended into.
+        and by path; directories are still descended into. ``on_directory`` is called with
+        the number of directories listed so far (for progress reports).
         """
         queue: list[tuple[str, int]] = [(path, 1)]
+        listed = 0
         while queue:
             directory, depth = queue.pop(0)
+            listed += 1
+            if on_directory is not None:
+                await on_directory(listed)
             try:
                 listing = await ensure_async(self.cm.get(directory, content=True, type="directory"))
             except Exception:  # unreadable directory: skip it, as a file browser would

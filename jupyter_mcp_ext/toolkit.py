@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -48,6 +49,18 @@ class Call:
     user: Any  # jupyter_server.auth.User
     handler: Any  # the request handler the authorizer is asked with
     report_progress: Callable[[float, float | None, str | None], Awaitable[None]] | None = None
+    _last_progress: float = field(default=float("-inf"), init=False)
+
+    # Progress notifications are throttled to a few per second; clients drop nothing but need no more.
+    PROGRESS_INTERVAL = 0.25
+
+    async def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:
+        """Tell the client how far the call is (only if it asked for progress)."""
+        now = time.monotonic()
+        if self.report_progress is None or now - self._last_progress < self.PROGRESS_INTERVAL:
+            return
+        self._last_progress = now
+        await self.report_progress(done, total, message)
 
     @property
     def username(self) -> str:

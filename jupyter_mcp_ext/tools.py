@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from jupyter_core.utils import ensure_async
@@ -106,6 +107,13 @@ async def _create_notebook(call: Call, path: str, kernel_name: str | None) -> di
     return kernelspec
 
 
+def _scan_progress(call: Call) -> Callable[[int], Awaitable[None]]:
+    async def report(folders: int) -> None:
+        await call.progress(folders, None, f"scanned {folders} folder(s)")
+
+    return report
+
+
 # -- notebooks -----------------------------------------------------------------------------
 
 
@@ -139,10 +147,8 @@ async def list_notebooks(call: Call, p: ListNotebooksParams) -> ToolOutput:
     when notebook_path is omitted) and whether it is open live (and in how many browser connections)."""
     paths = call.services.paths
     directory = await paths.existing_directory(p.path) if p.path else ""
-    found = sorted(
-        [entry async for entry in paths.walk(directory, max_depth=32) if entry["type"] == "notebook"],
-        key=lambda entry: entry["path"],
-    )
+    walk = paths.walk(directory, max_depth=32, on_directory=_scan_progress(call))
+    found = sorted([entry async for entry in walk if entry["type"] == "notebook"], key=lambda entry: entry["path"])
     current = call.services.current.get(call.username)
     current_path = current.path if current else None
     page = found[p.offset : p.offset + p.limit]
@@ -590,7 +596,8 @@ async def list_files(call: Call, p: ListFilesParams) -> ToolOutput:
     hidden files only if the server allows them), optionally recursive and filtered by a glob, paged."""
     paths = call.services.paths
     directory = await paths.existing_directory(p.path) if p.path else ""
-    found = [entry async for entry in paths.walk(directory, max_depth=p.max_depth, pattern=p.pattern)]
+    walk = paths.walk(directory, max_depth=p.max_depth, pattern=p.pattern, on_directory=_scan_progress(call))
+    found = [entry async for entry in walk]
     page = found[p.offset : p.offset + p.limit]
     files = []
     for entry in page:

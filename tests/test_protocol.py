@@ -165,3 +165,19 @@ async def test_endpoint_path_and_body_limit_are_configurable(small_body_config, 
         big = {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"_meta": {"pad": "x" * 4096}}}
         too_big = await http.post(server_url + "agents/mcp", json=big, headers={"mcp-session-id": session})
         assert too_big.status_code == 413
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_progress_notifications_reach_a_client_that_asks_for_them(mcp_client, make_notebook, mode):
+    for i in range(5):
+        make_notebook(f"folder{i}/nb{i}.ipynb")
+    reports: list[tuple[float, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reports.append((progress, message))
+
+    async with mcp_client(mode) as client:
+        result = await client.call_tool("list_notebooks", {}, progress_callback=on_progress)
+    assert not result.is_error
+    assert result.structured_content["total"] == 5
+    assert reports and reports[0][1].startswith("scanned")

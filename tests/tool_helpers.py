@@ -79,6 +79,8 @@ async def wait_for_disk(
                 return last
         except (FileNotFoundError, json.JSONDecodeError):  # not written yet / written meanwhile
             pass
+        except (LookupError, TypeError):  # the check looked for cells that are not there yet
+            pass
         if time.monotonic() > deadline:
             raise AssertionError(f"{path} on disk never reached the expected state; last content: {last}")
         await asyncio.sleep(0.05)
