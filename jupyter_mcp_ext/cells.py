@@ -24,8 +24,8 @@ def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)  # Y numbers are floats
 
 
-def cell_ids(nb: YNotebook) -> list[str]:
-    return [str(cell.get("id")) for cell in nb.ycells]
+def cell_ids(nb: YNotebook, cell_type: str | None = None) -> list[str]:
+    return [str(cell.get("id")) for cell in nb.ycells if cell_type is None or cell.get("cell_type") == cell_type]
 
 
 def index_of(nb: YNotebook, cell_id: str) -> int:
@@ -74,21 +74,26 @@ def insert_cell(nb: YNotebook, index: int, cell_type: str, source: str) -> tuple
     return index, str(ycell["id"])
 
 
-def _apply_edits(ytext: Text, edits: list[tuple[int, int, str]], offset: int = 0) -> tuple[int, int]:
+def _apply_edits(ytext: Text, old: str, edits: list[tuple[int, int, str]]) -> tuple[int, int]:
+    """Apply character-offset edits on ``old`` (last edit first) to ``ytext``, which counts UTF-8 bytes."""
+    ascii_only = old.isascii()
     removed = inserted = 0
-    for start, end, replacement in edits:  # last edit first: earlier offsets stay valid
+    for start, end, replacement in edits:
+        byte_start = start if ascii_only else len(old[:start].encode())
         if end > start:
-            del ytext[offset + start : offset + end]
+            byte_end = end if ascii_only else byte_start + len(old[start:end].encode())
+            del ytext[byte_start:byte_end]
             removed += end - start
         if replacement:
-            ytext.insert(offset + start, replacement)
+            ytext.insert(byte_start, replacement)
             inserted += len(replacement)
     return removed, inserted
 
 
 def apply_source(ytext: Text, new_source: str) -> tuple[int, int]:
     """Turn ``ytext`` into ``new_source`` by minimal edits; returns (chars removed, chars inserted)."""
-    return _apply_edits(ytext, text_edits(str(ytext), new_source))
+    old = str(ytext)
+    return _apply_edits(ytext, old, text_edits(old, new_source))
 
 
 def set_source(nb: YNotebook, cell_id: str, new_source: str) -> tuple[int, int, int]:
@@ -99,8 +104,10 @@ def set_source(nb: YNotebook, cell_id: str, new_source: str) -> tuple[int, int, 
     return index, removed, inserted
 
 
-def replace_in_source(nb: YNotebook, cell_id: str, old_text: str, new_text: str, replace_all: bool) -> tuple[int, int]:
-    """Replace ``old_text`` by ``new_text`` in one cell; returns (index, replacements)."""
+def replace_in_source(
+    nb: YNotebook, cell_id: str, old_text: str, new_text: str, replace_all: bool
+) -> tuple[int, int, int, int]:
+    """Replace ``old_text`` by ``new_text`` in one cell; returns (index, replacements, chars removed, inserted)."""
     if not old_text:
         raise ToolError("old_text is empty: give the exact text to replace (copy it from read_cell).")
     with nb.ydoc.transaction(origin=AGENT_ORIGIN):
@@ -125,9 +132,9 @@ def replace_in_source(nb: YNotebook, cell_id: str, old_text: str, new_text: str,
             starts.append(position)
             position = source.find(old_text, position + len(old_text))
         edits = text_edits(old_text, new_text)
-        for start in reversed(starts):
-            _apply_edits(ytext, edits, offset=start)
-    return index, len(starts)
+        shifted = [(start + a, start + b, text) for start in reversed(starts) for a, b, text in edits]
+        removed, inserted = _apply_edits(ytext, source, shifted)
+    return index, len(starts), removed, inserted
 
 
 def delete_cells(nb: YNotebook, ids: list[str]) -> list[dict[str, Any]]:
@@ -147,10 +154,9 @@ def move_cell(nb: YNotebook, cell_id: str, to_index: int) -> tuple[int, int]:
     """Move a cell (keeping its id, source, outputs); returns (from, to)."""
     with nb.ydoc.transaction(origin=AGENT_ORIGIN):
         count = len(nb.ycells)
-        if to_index == -1:
-            to_index = count - 1
-        if not 0 <= to_index < count:
-            raise ToolError(f"to_index {to_index} is out of range: {_range_text(count)} (or -1 for the end).")
+        if not -count <= to_index < count:
+            raise ToolError(f"to_index {to_index} is out of range: {_range_text(count)}.")
+        to_index %= count
         from_index = index_of(nb, cell_id)
         if from_index != to_index:
             cell = nb.ycells.pop(from_index)

@@ -19,11 +19,11 @@ class CurrentNotebooks:
     def __init__(self) -> None:
         self._by_user: dict[str, CurrentNotebook] = {}
 
-    def get(self, username: str) -> CurrentNotebook | None:
-        return self._by_user.get(username)
+    def get(self, principal: str) -> CurrentNotebook | None:
+        return self._by_user.get(principal)
 
-    def set(self, username: str, path: str, source: str) -> CurrentNotebook:
+    def set(self, principal: str, path: str, source: str) -> CurrentNotebook:
         current = CurrentNotebook(path=path, updated_at=time.time(), source=source)
-        self._by_user[username] = current
+        self._by_user[principal] = current
         return current
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
@@ -17,6 +18,19 @@ AUTH_HELP = (
     "(or 'Authorization: token <token>'). The token is printed in the URL Jupyter logs at startup "
     "and listed by `jupyter server list`."
 )
+
+# Jupyter's own identity providers have no user accounts: whoever holds the token or password
+# is the server's one owner, yet each cookie-less request is given a new anonymous user name.
+_SINGLE_OWNER_PROVIDERS = (IdentityProvider, PasswordIdentityProvider)
+SERVER_OWNER = "server-owner"
+
+
+def principal(identity_provider: IdentityProvider, user: Any) -> str:
+    """Who a request is, for per-user state (current notebook, MCP session ownership)."""
+    if type(identity_provider) in _SINGLE_OWNER_PROVIDERS:
+        return SERVER_OWNER
+    return user.username
+
 
 # The resource the authorizer is asked about before any MCP traffic; each tool then asks
 # for its own permission (contents read/write, kernels execute) on the real resource.
@@ -65,11 +79,12 @@ class MCPHandler(APIHandler):
 
     async def _serve(self) -> None:
         user = self.current_user
+        who = principal(self.identity_provider, user)
         await self.session_host.handle(
             self,
             self.disconnected,
-            principal=user.username,
-            state={"jupyter_handler": self, "jupyter_user": user},
+            principal=who,
+            state={"jupyter_handler": self, "jupyter_user": user, "jupyter_principal": who},
         )
 
     @allow_unauthenticated  # authentication is enforced in prepare() with a 401, not a login redirect

@@ -88,8 +88,10 @@ class LiveNotebooks:
                 doc = await ext.get_document(room_id=room_id, copy=False, create=True)
             except Exception as error:
                 self.log.warning("MCP: could not open notebook %s: %r", path, error)
+                self._discard_failed_room(room_id)
+                reason = getattr(error, "log_message", None) or str(error) or type(error).__name__
                 raise ToolError(
-                    f"{path!r} could not be loaded as a notebook: {error}. "
+                    f"{path!r} could not be loaded as a notebook: {reason}. "
                     "Is it valid notebook JSON (nbformat 4)? Fix or recreate the file."
                 ) from error
             if not isinstance(doc, YNotebook):
@@ -103,6 +105,17 @@ class LiveNotebooks:
                 owned.last_used = time.monotonic()
                 owned.edited = owned.edited or edit
                 self._ensure_reaper()
+
+    def _discard_failed_room(self, room_id: str) -> None:
+        """Forget a room whose document could not be loaded, so the next call reads the file again.
+
+        jupyter_server_ydoc stops such a room but leaves it registered, empty.
+        """
+        self._owned.pop(room_id, None)
+        rooms = self._ydoc_ext.ywebsocket_server.rooms
+        room = rooms.get(room_id)
+        if room is not None and not room.clients and not room.ready:
+            del rooms[room_id]  # already stopped: deleting it through the server would stop it twice
 
     # -- closing the rooms opened here -------------------------------------------------------
 

@@ -6,6 +6,7 @@ client never sees a JSON-RPC internal error for a tool call.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -89,13 +90,21 @@ def build_mcp_server(tools: list[Tool], services: Services) -> Server:
         async def report_progress(progress: float, total: float | None = None, message: str | None = None) -> None:
             await ctx.session.report_progress(progress, total, message)
 
-        call = Call(services=services, user=state.jupyter_user, handler=handler, report_progress=report_progress)
+        call = Call(
+            services=services,
+            user=state.jupyter_user,
+            principal=state.jupyter_principal,
+            handler=handler,
+            report_progress=report_progress,
+        )
         try:
             await call.authorize(*tool.permission)
             structured, text = await tool.run(call, arguments)
         except ToolError as error:
             return _error(str(error))
-        except Exception as error:  # a defect: still an answer the agent can act on, never a 500
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as error:  # a defect (even a Rust panic in pycrdt): still an answer, never a hang
             log.exception("MCP tool %s failed", tool.name)
             return _error(f"{tool.name} failed unexpectedly: {type(error).__name__}: {error}")
         return types.CallToolResult(

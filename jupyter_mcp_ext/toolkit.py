@@ -46,7 +46,8 @@ class Call:
     """One tool call: who makes it, through which request, with which services."""
 
     services: Services
-    user: Any  # jupyter_server.auth.User
+    user: Any  # jupyter_server.auth.User, as the authorizer knows it
+    principal: str  # who the user is for per-user state (see handlers.principal)
     handler: Any  # the request handler the authorizer is asked with
     report_progress: Callable[[float, float | None, str | None], Awaitable[None]] | None = None
     _last_progress: float = field(default=float("-inf"), init=False)
@@ -62,20 +63,18 @@ class Call:
         self._last_progress = now
         await self.report_progress(done, total, message)
 
-    @property
-    def username(self) -> str:
-        return self.user.username
-
     async def authorize(self, action: str, resource: str) -> None:
         authorizer = self.handler.authorizer
         if not await ensure_async(authorizer.is_authorized(self.handler, self.user, action, resource)):
-            raise ToolError(f"Permission denied: user {self.username!r} may not {action} {resource} on this server.")
+            raise ToolError(
+                f"Permission denied: user {self.user.username!r} may not {action} {resource} on this server."
+            )
 
     async def notebook(self, notebook_path: str | None) -> str:
         """The checked path of the notebook a call acts on: the given one, else the user's current one."""
         if notebook_path is not None:
             return await self.services.paths.existing_notebook(notebook_path)
-        current = self.services.current.get(self.username)
+        current = self.services.current.get(self.principal)
         if current is None:
             raise ToolError(
                 "No notebook_path was given and there is no current notebook: pass notebook_path, "

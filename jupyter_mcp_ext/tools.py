@@ -149,7 +149,7 @@ async def list_notebooks(call: Call, p: ListNotebooksParams) -> ToolOutput:
     directory = await paths.existing_directory(p.path) if p.path else ""
     walk = paths.walk(directory, max_depth=32, on_directory=_scan_progress(call))
     found = sorted([entry async for entry in walk if entry["type"] == "notebook"], key=lambda entry: entry["path"])
-    current = call.services.current.get(call.username)
+    current = call.services.current.get(call.principal)
     current_path = current.path if current else None
     page = found[p.offset : p.offset + p.limit]
     entries = []
@@ -229,7 +229,7 @@ async def prepare_notebook(call: Call, p: PrepareNotebookParams) -> ToolOutput:
         path = await paths.new_notebook(p.notebook_path)
         await _create_notebook(call, path, p.kernel_name)
         created = True
-    call.services.current.set(call.username, path, source="agent")
+    call.services.current.set(call.principal, path, source="agent")
     url = call.services.lab_url(path)
     verb = "Created and selected" if created else "Selected"
     return PrepareNotebookResult(notebook_path=path, url=url, created=created), (
@@ -455,11 +455,13 @@ async def edit_cell_source(call: Call, p: EditSourceParams) -> ToolOutput:
     path = await call.notebook(p.notebook_path)
     async with call.services.notebooks.document(path, edit=True) as nb:
         _, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
-        index, replacements = cells.replace_in_source(nb, cell_id, p.old_text, p.new_text, p.replace_all)
+        index, replacements, removed, inserted = cells.replace_in_source(
+            nb, cell_id, p.old_text, p.new_text, p.replace_all
+        )
         count = len(nb.ycells)
     result = EditSourceResult(
         notebook_path=path, cell_index=index, cell_id=cell_id, cell_count=count, replacements=replacements,
-        chars_removed=replacements * len(p.old_text), chars_inserted=replacements * len(p.new_text),
+        chars_removed=removed, chars_inserted=inserted,
     )
     return result, f"Replaced {replacements} occurrence(s) in cell {index} (id {cell_id}) of {path}."
 
@@ -506,7 +508,7 @@ async def delete_cell(call: Call, p: DeleteCellParams) -> ToolOutput:
 
 
 class MoveCellParams(CellParams):
-    to_index: int = Field(description="Index the cell has after the move (-1 = last).")
+    to_index: int = Field(description="Index the cell has after the move (negative counts from the end: -1 = last).")
 
 
 class MoveCellResult(CellRef):
@@ -550,7 +552,7 @@ async def clear_cell_output(call: Call, p: ClearOutputParams) -> ToolOutput:
         if p.all_cells:
             if p.cell_index is not None or p.cell_id is not None:
                 raise ToolError("all_cells=true clears every cell: do not give cell_index or cell_id with it.")
-            targets = cells.cell_ids(nb)
+            targets = cells.cell_ids(nb, cell_type="code")
         else:
             targets = [cells.locate(nb, p.cell_index, p.cell_id)[1]]
         cleared = []

@@ -4,15 +4,19 @@ checking what a user of its result relies on, waiting for the notebook file on d
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import http.cookiejar as http_cookiejar
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import jsonschema
 import nbformat
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 ALL_TOOLS = {
     "list_notebooks", "create_notebook", "prepare_notebook", "get_notebook_info", "read_all_cells",
@@ -94,3 +98,12 @@ def write_notebook_with_outputs(root: Path, path: str, cells: list[nbformat.Note
     file.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, file)
     return path
+
+
+@contextlib.asynccontextmanager
+async def cookieless_client(mcp_url: str, token: str, mode: str = "auto") -> AsyncIterator[Client]:
+    """The SDK client over an HTTP client that stores no cookies (like most MCP clients): only the token."""
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+        http.cookies.jar.set_policy(http_cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        async with Client(streamable_http_client(mcp_url, http_client=http), mode=mode) as client:
+            yield client
