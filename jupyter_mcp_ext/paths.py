@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from jupyter_core.utils import ensure_async
+from jupyter_server.services.contents.fileio import FileManagerMixin
 
 from .errors import ToolError
 
@@ -25,11 +26,13 @@ class ServerPaths:
 
     def __init__(self, contents_manager: Any) -> None:
         self.cm = contents_manager
-
-    @property
-    def _root(self) -> str | None:
-        root = getattr(self.cm, "root_dir", None)
-        return os.path.realpath(root) if root else None
+        root = getattr(contents_manager, "root_dir", None)
+        self._root = os.path.realpath(root) if root else None
+        # For files on a system without hidden-file flags (Linux), a path is hidden exactly
+        # when one of its parts starts with '.': no need to ask the contents manager (slow).
+        self._dot_means_hidden = isinstance(contents_manager, FileManagerMixin) and not hasattr(
+            os.stat_result, "st_flags"
+        )
 
     def normalize(self, path: str) -> str:
         """The canonical contents-API form of ``path``, or a ToolError saying why it is refused."""
@@ -63,7 +66,11 @@ class ServerPaths:
             raise ToolError(f"Path {original!r} refused: it leads outside the server root (through a symlink).")
 
     async def check_visible(self, path: str) -> None:
-        if not getattr(self.cm, "allow_hidden", False) and path and await ensure_async(self.cm.is_hidden(path)):
+        if not path or getattr(self.cm, "allow_hidden", False):
+            return
+        if self._dot_means_hidden and not any(part.startswith(".") for part in path.split("/")):
+            return
+        if await ensure_async(self.cm.is_hidden(path)):
             raise ToolError(
                 f"{path!r} is hidden (a name starting with '.'); the server does not serve hidden files "
                 "(ContentsManager.allow_hidden is False)."

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from jupyter_core.utils import ensure_async
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from . import cells
 from .errors import ToolError
@@ -286,9 +286,23 @@ async def get_notebook_info(call: Call, p: NotebookParams) -> ToolOutput:
 # -- reading cells ---------------------------------------------------------------------------
 
 
+# The cells of a whole notebook are described in prose, not typed field by field: clients
+# validate results against the output schema, and a typed schema costs the official SDK
+# client ~40 ms for 1,000 cells (more than the whole call).
+CELL_LIST_SCHEMA = {
+    "type": "array",
+    "description": (
+        "Cells in order. Each: index, cell_id, cell_type (code|markdown|raw), source; code cells also "
+        "execution_count (int or null), output_count, and (when requested) outputs, each "
+        "{output_type, text (capped), omitted (list of what is not shown)}."
+    ),
+    "items": {"type": "object", "required": ["index", "cell_id", "cell_type", "source"]},
+}
+
+
 class CellsResult(NotebookResult):
     cell_count: int
-    cells: list[CellView]
+    cells: Annotated[list[dict[str, Any]], WithJsonSchema(CELL_LIST_SCHEMA)]
 
 
 @tool("read_all_cells", params=NotebookParams, result=CellsResult, permission=READ, read_only=True,
