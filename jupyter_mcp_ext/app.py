@@ -6,11 +6,16 @@ from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 from traitlets import Float, Int, List, Unicode
 
+from . import tools  # noqa: F401  (registers the notebook tools, listed first)
+from . import kernel_tools  # noqa: F401  (registers the execution tools)
 from .context import CurrentNotebooks
 from .handlers import MCPHandler
+from .kernel_tools import ExecutionSettings
+from .kernels import NotebookKernels
 from .notebooks import LiveNotebooks
+from .outputs import OutputLimits
 from .server import build_mcp_server
-from .tools import TOOLS, Services
+from .toolkit import TOOLS, Services
 from .transport import SessionManagerHost
 
 
@@ -62,17 +67,64 @@ class MCPExtensionApp(ExtensionApp):
     max_output_chars = Int(
         2000,
         config=True,
-        help="""Largest number of characters of one text output returned by reading tools;
-        longer outputs are cut with a note saying how much was left out. Defaults to 2000.""",
+        help="""Largest number of characters of one text output in a tool result (reading or
+        running cells); longer outputs keep their head and tail, with a note of what was cut.
+        The notebook itself always keeps the whole output. Defaults to 2000.""",
+    )
+
+    max_total_output_chars = Int(
+        20000,
+        config=True,
+        help="""Largest number of characters of output text in one execution result, over all
+        its outputs. Defaults to 20000.""",
+    )
+
+    max_images = Int(
+        4,
+        config=True,
+        help="""Largest number of images (PNG, JPEG) returned as image content by one execution
+        result; further images are listed as omitted. Defaults to 4.""",
+    )
+
+    max_image_bytes = Int(
+        1024 * 1024,
+        config=True,
+        help="""Largest size in bytes of one image returned as image content; larger images are
+        listed as omitted. Defaults to 1 MiB.""",
+    )
+
+    execution_timeout = Float(
+        120,
+        config=True,
+        help="""Seconds an execution may run when the agent gives no timeout; then the kernel
+        is interrupted and the outputs so far are returned. Defaults to 120.""",
+    )
+
+    max_execution_timeout = Float(
+        3600,
+        config=True,
+        help="""Largest timeout (seconds) an agent may ask for one execution. Defaults to 3600.""",
     )
 
     def initialize_settings(self) -> None:
         live = LiveNotebooks(self.serverapp, self.log, idle_close_delay=self.room_idle_close_delay)
+        kernels = NotebookKernels(self.serverapp, self.log)
         services = Services(
             serverapp=self.serverapp,
             notebooks=live,
+            kernels=kernels,
             current=CurrentNotebooks(),
             max_output_chars=self.max_output_chars,
+            execution=ExecutionSettings(
+                default_timeout=min(self.execution_timeout, self.max_execution_timeout),
+                max_timeout=self.max_execution_timeout,
+                output_limits=OutputLimits(
+                    max_output_chars=self.max_output_chars,
+                    max_total_chars=self.max_total_output_chars,
+                    max_images=self.max_images,
+                    max_image_bytes=self.max_image_bytes,
+                ),
+            ),
         )
         tools = [tool for tool in TOOLS if tool.name not in set(self.disabled_tools)]
         unknown = set(self.disabled_tools) - {tool.name for tool in TOOLS}
@@ -80,6 +132,7 @@ class MCPExtensionApp(ExtensionApp):
             self.log.warning("MCP: disabled_tools names unknown tools: %s", ", ".join(sorted(unknown)))
         server = build_mcp_server(tools, services)
         self.live_notebooks = live
+        self.notebook_kernels = kernels
         self.session_host = SessionManagerHost(
             server,
             session_idle_timeout=self.session_idle_timeout,
@@ -102,7 +155,7 @@ class MCPExtensionApp(ExtensionApp):
 
     async def stop_extension(self) -> None:
         # Never raise here: an exception would keep the server from stopping.
-        for stop in (self.live_notebooks.stop, self.session_host.stop):
+        for stop in (self.live_notebooks.stop, self.session_host.stop, self.notebook_kernels.stop):
             try:
                 await stop()
             except Exception:

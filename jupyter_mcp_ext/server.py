@@ -40,7 +40,12 @@ Tool families:
 - Reading: read_notebook (paged; brief overview or detailed), read_cell, read_all_cells.
 - Editing: append_markdown_cell, append_code_cell, insert_cell, edit_cell_source (replace an exact
   substring), overwrite_cell_source, move_cell, delete_cell, clear_cell_output.
-Edits are minimal text changes: a person typing in the same notebook keeps their text.
+- Running: insert_execute_code_cell, execute_cell, execute_with_progress (a range of cells),
+  execute_code (inspect without adding a cell), interrupt_kernel, restart_kernel, list_kernels.
+Edits are minimal text changes: a person typing in the same notebook keeps their text. Code runs in
+the notebook's own kernel — the one the user's JupyterLab tab uses, with the same variables — and
+outputs appear in the cell as they arrive. A run that exceeds its timeout is interrupted and returns
+what it produced so far.
 """
 
 
@@ -107,10 +112,8 @@ def build_mcp_server(tools: list[Tool], services: Services) -> Server:
         except BaseException as error:  # a defect (even a Rust panic in pycrdt): still an answer, never a hang
             log.exception("MCP tool %s failed", tool.name)
             return _error(f"{tool.name} failed unexpectedly: {type(error).__name__}: {error}")
-        return types.CallToolResult(
-            content=[types.TextContent(type="text", text=text)],
-            structured_content=_structured(structured),
-        )
+        content = [types.TextContent(type="text", text=text)] if isinstance(text, str) else text
+        return types.CallToolResult(content=content, structured_content=_structured(structured))
 
     def input_schema(name: str) -> dict[str, Any] | None:
         tool = by_name.get(name)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .context import CurrentNotebooks
 from .errors import ToolError
+from .kernels import NotebookKernels
 from .notebooks import LiveNotebooks
 from .paths import ServerPaths
 
@@ -24,8 +25,10 @@ class Services:
 
     serverapp: Any
     notebooks: LiveNotebooks
+    kernels: NotebookKernels
     current: CurrentNotebooks
-    max_output_chars: int
+    max_output_chars: int  # text of one output, as reading tools return it
+    execution: Any  # kernel_tools.ExecutionSettings
 
     @cached_property
     def paths(self) -> ServerPaths:
@@ -111,8 +114,9 @@ class NotebookResult(Result):
 ParamsT = TypeVar("ParamsT", bound=Params)
 
 # What a tool returns: its structured content (a Result, or an equivalent plain dict where
-# building models would cost too much) and the text shown to the model.
-ToolOutput = tuple[Result | dict[str, Any], str]
+# building models would cost too much) and what the model is shown: a text, or content blocks
+# (text and images).
+ToolOutput = tuple[Result | dict[str, Any], str | list[Any]]
 
 
 @dataclass(frozen=True)

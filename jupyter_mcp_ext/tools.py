@@ -13,7 +13,6 @@ from . import cells
 from .errors import ToolError
 from .toolkit import (
     READ,
-    TOOLS,
     WRITE,
     Call,
     CellParams,
@@ -21,12 +20,9 @@ from .toolkit import (
     NotebookResult,
     Params,
     Result,
-    Services,
     ToolOutput,
     tool,
 )
-
-__all__ = ["TOOLS", "Services"]
 
 
 # -- shared shapes -------------------------------------------------------------------------

@@ -32,7 +32,7 @@ async def test_tools_list_describes_every_tool(mcp_client):
         listing = await client.list_tools()
     tools = {tool.name: tool for tool in listing.tools}
     assert set(tools) == ALL_TOOLS
-    assert len(listing.tools) == 16
+    assert len(listing.tools) == 23
 
     for name, tool in tools.items():
         assert tool.description and len(tool.description) > 40, name
@@ -60,7 +60,7 @@ async def test_tools_list_describes_every_tool(mcp_client):
         assert annotations.destructive_hint is (name in DESTRUCTIVE_TOOLS), name
         assert annotations.open_world_hint is False, name
     assert {n for n, t in tools.items() if t.annotations.idempotent_hint} == {
-        "prepare_notebook", "overwrite_cell_source", "clear_cell_output"
+        "prepare_notebook", "overwrite_cell_source", "clear_cell_output", "interrupt_kernel"
     }
 
     # Types, defaults and bounds a client shows or validates before calling.

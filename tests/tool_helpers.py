@@ -22,11 +22,15 @@ ALL_TOOLS = {
     "list_notebooks", "create_notebook", "prepare_notebook", "get_notebook_info", "read_all_cells",
     "append_markdown_cell", "append_code_cell", "list_files", "read_notebook", "read_cell", "insert_cell",
     "overwrite_cell_source", "edit_cell_source", "delete_cell", "move_cell", "clear_cell_output",
+    "insert_execute_code_cell", "execute_cell", "execute_with_progress", "execute_code", "interrupt_kernel",
+    "restart_kernel", "list_kernels",
 }
-READ_ONLY_TOOLS = {"list_notebooks", "list_files", "get_notebook_info", "read_all_cells", "read_notebook", "read_cell"}
-DESTRUCTIVE_TOOLS = {"delete_cell", "overwrite_cell_source", "clear_cell_output", "edit_cell_source"}
+READ_ONLY_TOOLS = {
+    "list_notebooks", "list_files", "get_notebook_info", "read_all_cells", "read_notebook", "read_cell", "list_kernels",
+}
+DESTRUCTIVE_TOOLS = {"delete_cell", "overwrite_cell_source", "clear_cell_output", "edit_cell_source", "restart_kernel"}
 # Tools whose result does not act on one notebook (so carries no notebook_path).
-NON_NOTEBOOK_TOOLS = {"list_notebooks", "list_files"}
+NON_NOTEBOOK_TOOLS = {"list_notebooks", "list_files", "list_kernels"}
 
 
 async def output_schemas(client: Client) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,146 @@
+"""Kernel messages written into a live code cell as they arrive, the way JupyterLab shows them.
+
+The cell is found by id for every batch, so a person moving or deleting cells meanwhile never
+makes outputs land in another cell. A plain mirror of the outputs is kept as well: it is what
+the tool returns, even if the person deleted the cell while it ran.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupyter_ydoc import YNotebook
+from pycrdt import Map, Text
+
+from .notebooks import AGENT_ORIGIN
+
+OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")
+
+
+def nbformat_output(msg: dict[str, Any]) -> dict[str, Any] | None:
+    """The nbformat output of an IOPub message (None for messages that are not outputs)."""
+    kind, content = msg["msg_type"], msg["content"]
+    if kind == "stream":
+        return {"output_type": "stream", "name": content.get("name", "stdout"), "text": content.get("text", "")}
+    if kind in ("display_data", "update_display_data"):
+        return {"output_type": "display_data", "data": content.get("data", {}), "metadata": content.get("metadata", {})}
+    if kind == "execute_result":
+        return {
+            "output_type": "execute_result",
+            "data": content.get("data", {}),
+            "metadata": content.get("metadata", {}),
+            "execution_count": content.get("execution_count"),
+        }
+    if kind == "error":
+        return {
+            "output_type": "error",
+            "ename": content.get("ename", ""),
+            "evalue": content.get("evalue", ""),
+            "traceback": content.get("traceback", []),
+        }
+    return None
+
+
+def _youtput(output: dict[str, Any]) -> Map:
+    value = copy.deepcopy(output)
+    if value["output_type"] == "stream":
+        value["text"] = Text(value["text"])
+    return Map(value)
+
+
+@dataclass
+class CellOutputs:
+    """The outputs of one running cell: applied to the live cell and mirrored as plain dicts."""
+
+    cell_id: str
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    clear_pending: bool = False  # clear_output(wait=True): clear when the next output arrives
+    displays: dict[str, list[int]] = field(default_factory=dict)  # display_id -> output positions
+    cell_lost: bool = False  # the person deleted the cell while it ran
+
+    def _find(self, nb: YNotebook) -> Map | None:
+        for ycell in nb.ycells:
+            if ycell.get("id") == self.cell_id:
+                return ycell
+        self.cell_lost = True
+        return None
+
+    def start(self, nb: YNotebook) -> bool:
+        """Mark the cell running with no outputs ([*] in JupyterLab); False if the cell is gone."""
+        with nb.ydoc.transaction(origin=AGENT_ORIGIN):
+            ycell = self._find(nb)
+            if ycell is None:
+                return False
+            if len(ycell["outputs"]):
+                ycell["outputs"].clear()
+            ycell["execution_count"] = None
+            ycell["execution_state"] = "running"
+        return True
+
+    def apply(self, nb: YNotebook | None, messages: list[dict[str, Any]]) -> None:
+        """Apply IOPub messages to the mirror and (if the cell still exists) to the live cell."""
+        with nb.ydoc.transaction(origin=AGENT_ORIGIN) if nb is not None else contextlib.nullcontext():
+            youtputs = None
+            if nb is not None:
+                ycell = self._find(nb)
+                youtputs = ycell["outputs"] if ycell is not None else None
+            for msg in messages:
+                self._apply_one(msg, youtputs)
+
+    def _clear(self, youtputs: Any) -> None:
+        self.outputs.clear()
+        self.displays.clear()
+        self.clear_pending = False
+        if youtputs is not None and len(youtputs):
+            youtputs.clear()
+
+    def _apply_one(self, msg: dict[str, Any], youtputs: Any) -> None:
+        kind = msg["msg_type"]
+        if kind == "clear_output":
+            if msg["content"].get("wait"):
+                self.clear_pending = True
+            else:
+                self._clear(youtputs)
+            return
+        output = nbformat_output(msg)
+        if output is None:
+            return
+        if kind == "update_display_data":
+            display_id = msg["content"].get("transient", {}).get("display_id")
+            for position in self.displays.get(display_id, []):
+                if position < len(self.outputs):
+                    self.outputs[position].update(data=output["data"], metadata=output["metadata"])
+                    if youtputs is not None and position < len(youtputs):
+                        youtputs[position]["data"] = output["data"]
+                        youtputs[position]["metadata"] = output["metadata"]
+            return
+        if self.clear_pending:
+            self._clear(youtputs)
+        last = self.outputs[-1] if self.outputs else None
+        if kind == "stream" and last is not None and last["output_type"] == "stream" and last["name"] == output["name"]:
+            last["text"] += output["text"]
+            if youtputs is not None and len(youtputs):
+                ytext = youtputs[len(youtputs) - 1]["text"]
+                ytext += output["text"]
+            return
+        display_id = msg["content"].get("transient", {}).get("display_id")
+        if display_id:
+            self.displays.setdefault(display_id, []).append(len(self.outputs))
+        self.outputs.append(output)
+        if youtputs is not None:
+            youtputs.append(_youtput(output))
+
+    def finish(self, nb: YNotebook | None, execution_count: int | None) -> None:
+        """Set the execution count and state idle."""
+        if nb is None:
+            return
+        with nb.ydoc.transaction(origin=AGENT_ORIGIN):
+            ycell = self._find(nb)
+            if ycell is None:
+                return
+            ycell["execution_count"] = execution_count
+            ycell["execution_state"] = "idle"
+

@@ -1,0 +1,412 @@
+"""The MCP tools that run code: in the notebook's own kernel, outputs streaming into the live cells."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import mcp_types as types
+from jupyter_core.utils import ensure_async
+from pydantic import Field
+
+from . import cells
+from .errors import ToolError
+from .execution import CellOutputs
+from .kernels import KernelReply
+from .outputs import OutputLimits, execution_content, summarize_output
+from .toolkit import WRITE, Call, CellParams, NotebookParams, NotebookResult, Params, Result, ToolOutput, tool
+
+EXECUTE = ("execute", "kernels")
+KERNEL_WRITE = ("write", "kernels")
+KERNEL_READ = ("read", "kernels")
+
+# Clients with idle timeouts drop calls after minutes of silence: a long run reports at least this often.
+HEARTBEAT_SECONDS = 15.0
+
+STATUS_TEXT = {
+    "ok": "ran",
+    "error": "raised an error",
+    "aborted": "was aborted",
+    "timeout": "timed out; the kernel was interrupted",
+    "died": "stopped: the kernel died",
+}
+
+
+@dataclass(frozen=True)
+class ExecutionSettings:
+    default_timeout: float
+    max_timeout: float
+    output_limits: OutputLimits
+
+
+class TimeoutParams(Params):
+    timeout: float | None = Field(
+        None, gt=0, description="Seconds before the kernel is interrupted; default and maximum are set by the server."
+    )
+
+
+class ExecutedCell(NotebookResult):
+    cell_index: int | None = Field(description="Index of the cell when it finished (null if deleted meanwhile).")
+    cell_id: str
+    status: Literal["ok", "error", "aborted", "timeout", "died"]
+    execution_count: int | None
+    outputs: list[dict[str, Any]] = Field(description="Outputs as {output_type, text (capped), omitted}.")
+    kernel_id: str
+    duration_seconds: float
+    notes: list[str] = Field(description="What was cut from the returned outputs, and other remarks.")
+
+
+@dataclass
+class CellRun:
+    result: ExecutedCell
+    outputs: list[dict[str, Any]]  # nbformat outputs, complete (for the MCP content)
+
+
+def _timeout(call: Call, requested: float | None) -> float:
+    settings = call.services.execution
+    if requested is None:
+        return settings.default_timeout
+    if requested > settings.max_timeout:
+        raise ToolError(f"timeout {requested:g} s is above this server's maximum of {settings.max_timeout:g} s.")
+    return requested
+
+
+@contextlib.asynccontextmanager
+async def _heartbeat(call: Call, label: str) -> AsyncIterator[None]:
+    started = time.monotonic()
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            if call.report_progress is not None:
+                await call.report_progress(time.monotonic() - started, None, f"{label}: still running")
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+async def _kernel_id(call: Call, path: str, kernel_name: str | None) -> str:
+    session, _ = await call.services.kernels.session_for(path, kernel_name)
+    return session["kernel"]["id"]
+
+
+async def run_cell(call: Call, path: str, cell_id: str, timeout: float) -> CellRun:
+    """Run one code cell, writing its state and outputs into the live cell as they arrive.
+
+    The cell shows running ([*]) from the start, also while it waits behind another execution.
+    """
+    live, kernels = call.services.notebooks, call.services.kernels
+    sink = CellOutputs(cell_id)
+    async with live.document(path, edit=True) as nb:
+        index = cells.index_of(nb, cell_id)
+        ycell = nb.ycells[index]
+        if ycell.get("cell_type") != "code":
+            raise ToolError(f"Cell {index} (id {cell_id}) is a {ycell.get('cell_type')} cell; only code cells run.")
+        source = str(ycell["source"])
+        kernel_name = cells.metadata_kernelspec(nb).get("name")
+        sink.start(nb)
+        if not source.strip():  # as JupyterLab does: an empty cell is cleared, not sent to the kernel
+            sink.finish(nb, None)
+            empty = ExecutedCell(notebook_path=path, cell_index=index, cell_id=cell_id, status="ok",
+                                 execution_count=None, outputs=[], kernel_id="", duration_seconds=0.0,
+                                 notes=["The cell is empty: nothing ran."])
+            return CellRun(empty, [])
+    started = time.monotonic()
+    reply = KernelReply("died", message="The execution did not complete.")
+    kernel_id = ""
+    try:
+        kernel_id = await _kernel_id(call, path, kernel_name)
+        runner = kernels.runner(kernel_id)
+
+        async def on_messages(batch: list[dict[str, Any]]) -> None:
+            async with live.document(path, edit=True) as nb:
+                sink.apply(nb, batch)
+            await call.progress(time.monotonic() - started, None, f"cell {cell_id}: {len(sink.outputs)} output(s)")
+
+        async with _heartbeat(call, f"cell {cell_id}"):
+            reply = await runner.execute(
+                source, on_messages=on_messages, timeout=timeout, interrupt=lambda: kernels.interrupt(kernel_id)
+            )
+    finally:
+        async with live.document(path, edit=True) as nb:
+            sink.apply(nb, reply.tail)
+            sink.finish(nb, reply.execution_count)
+            final_index = None if sink.cell_lost else cells.index_of(nb, cell_id)
+    notes = [reply.message] if reply.message else []
+    if reply.status == "timeout":
+        notes.append(f"Interrupted after {timeout:g} s; the outputs are what the cell produced until then.")
+    if reply.status == "died":
+        notes.append("Restart the kernel with restart_kernel (variables are lost) and run the cells again.")
+    if sink.cell_lost:
+        notes.append("The cell was deleted while it ran; its outputs are returned here only.")
+    result = ExecutedCell(
+        notebook_path=path,
+        cell_index=final_index,
+        cell_id=cell_id,
+        status=reply.status,
+        execution_count=reply.execution_count,
+        outputs=[summarize_output(o, call.services.max_output_chars) for o in sink.outputs],
+        kernel_id=kernel_id,
+        duration_seconds=round(time.monotonic() - started, 3),
+        notes=notes,
+    )
+    return CellRun(result, sink.outputs)
+
+
+def _answer(call: Call, run: CellRun) -> ToolOutput:
+    result = run.result
+    contents, cut = execution_content(run.outputs, call.services.execution.output_limits)
+    result.notes.extend(cut)
+    where = f"Cell {result.cell_index}" if result.cell_index is not None else "The deleted cell"
+    head = f"{where} (id {result.cell_id}) of {result.notebook_path} {STATUS_TEXT[result.status]}"
+    if result.execution_count is not None:
+        head += f" [execution_count {result.execution_count}]"
+    head += f" in {result.duration_seconds:.2f} s."
+    if result.notes:
+        head += "\n" + "\n".join(result.notes)
+    if not contents:
+        head += "\n(no output)"
+    return result, [types.TextContent(type="text", text=head), *contents]
+
+
+class InsertExecuteParams(NotebookParams, TimeoutParams):
+    source: str = Field(description="Code of the new cell.")
+    cell_index: int = Field(-1, description="Position of the new cell: 0 = first, -1 = append.")
+
+
+@tool("insert_execute_code_cell", params=InsertExecuteParams, result=ExecutedCell, permission=EXECUTE,
+      title="Insert and run a code cell")
+async def insert_execute_code_cell(call: Call, p: InsertExecuteParams) -> ToolOutput:
+    """Insert a code cell at an index (-1 appends) and run it in the notebook's own kernel (its Jupyter
+    session's kernel; a session is started as JupyterLab would if the notebook has none). A person
+    watching sees [*], the outputs as they arrive, and the execution count. Returns status, execution
+    count and outputs (text capped with a note of what was cut; PNG/JPEG images as image content)."""
+    await call.authorize(*WRITE)
+    path = await call.notebook(p.notebook_path)
+    timeout = _timeout(call, p.timeout)
+    async with call.services.notebooks.document(path, edit=True) as nb:
+        _, cell_id = cells.insert_cell(nb, p.cell_index, "code", p.source)
+    return _answer(call, await run_cell(call, path, cell_id, timeout))
+
+
+class ExecuteCellParams(CellParams, TimeoutParams):
+    pass
+
+
+@tool("execute_cell", params=ExecuteCellParams, result=ExecutedCell, permission=EXECUTE, title="Run a cell")
+async def execute_cell(call: Call, p: ExecuteCellParams) -> ToolOutput:
+    """Run an existing code cell (by cell_index or cell_id) in the notebook's own kernel, replacing its
+    outputs; the person watching sees it run live. Returns status, execution count and outputs (text
+    capped; images as image content). On timeout the kernel is interrupted and the partial outputs returned."""
+    await call.authorize(*WRITE)
+    path = await call.notebook(p.notebook_path)
+    timeout = _timeout(call, p.timeout)
+    async with call.services.notebooks.document(path) as nb:
+        _, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
+    return _answer(call, await run_cell(call, path, cell_id, timeout))
+
+
+class ExecuteRangeParams(NotebookParams, TimeoutParams):
+    start_index: int = Field(0, ge=0, description="First cell to run.")
+    end_index: int | None = Field(None, ge=0, description="Last cell to run (inclusive); default: the last cell.")
+    stop_on_error: bool = Field(True, description="Stop at the first cell that fails.")
+
+
+class RangeEntry(Result):
+    cell_index: int | None
+    cell_id: str
+    status: Literal["ok", "error", "aborted", "timeout", "died", "skipped"]
+    execution_count: int | None
+    summary: str = Field(description="First line of the cell's last output, or the error.")
+
+
+class ExecuteRangeResult(NotebookResult):
+    cells: list[RangeEntry]
+    ran: int
+    failed: int
+    stopped_early: bool
+
+
+@tool("execute_with_progress", params=ExecuteRangeParams, result=ExecuteRangeResult, permission=EXECUTE,
+      title="Run a range of cells")
+async def execute_with_progress(call: Call, p: ExecuteRangeParams) -> ToolOutput:
+    """Run the code cells from start_index to end_index (inclusive; default the whole notebook) in order,
+    reporting progress per cell, and stopping at the first error unless stop_on_error is false. The
+    timeout applies to each cell. Returns a per-cell summary (status, execution count, first output line)."""
+    await call.authorize(*WRITE)
+    path = await call.notebook(p.notebook_path)
+    timeout = _timeout(call, p.timeout)
+    async with call.services.notebooks.document(path) as nb:
+        count = len(nb.ycells)
+        end = count - 1 if p.end_index is None else p.end_index
+        if count == 0 or p.start_index >= count or end >= count or end < p.start_index:
+            raise ToolError(f"Cell range {p.start_index}..{end} is not valid: the notebook has cells 0..{count - 1}.")
+        targets = [
+            str(nb.ycells[i].get("id")) for i in range(p.start_index, end + 1) if nb.ycells[i].get("cell_type") == "code"
+        ]
+    entries: list[RangeEntry] = []
+    stopped = False
+    for done, cell_id in enumerate(targets):
+        if stopped:
+            entries.append(RangeEntry(cell_index=None, cell_id=cell_id, status="skipped", execution_count=None,
+                                      summary="not run: an earlier cell failed"))
+            continue
+        if call.report_progress is not None:
+            await call.report_progress(done, len(targets), f"running cell {done + 1} of {len(targets)}")
+        try:
+            run = await run_cell(call, path, cell_id, timeout)
+        except ToolError as error:  # the person deleted the cell before its turn
+            entries.append(RangeEntry(cell_index=None, cell_id=cell_id, status="skipped", execution_count=None,
+                                      summary=str(error)))
+            continue
+        outputs = run.result.outputs
+        summary = next((o["text"].strip().splitlines()[0] for o in reversed(outputs) if o["text"].strip()), "")
+        entries.append(RangeEntry(cell_index=run.result.cell_index, cell_id=cell_id, status=run.result.status,
+                                  execution_count=run.result.execution_count, summary=summary[:200]))
+        if run.result.status != "ok" and p.stop_on_error:
+            stopped = True
+    if call.report_progress is not None:
+        await call.report_progress(len(targets), len(targets), "done")
+    failed = sum(e.status not in ("ok", "skipped") for e in entries)
+    result = ExecuteRangeResult(notebook_path=path, cells=entries, ran=sum(e.status != "skipped" for e in entries),
+                                failed=failed, stopped_early=stopped)
+    lines = [f"Ran {result.ran} of {len(targets)} code cell(s) of {path}; {failed} failed"
+             + (" (stopped at the first error)." if stopped else ".")]
+    lines += [f"[{e.cell_index if e.cell_index is not None else '-'}] {e.status}"
+              + (f" ({e.execution_count})" if e.execution_count is not None else "")
+              + (f": {e.summary}" if e.summary else "") for e in entries]
+    return result, "\n".join(lines)
+
+
+class ExecuteCodeParams(NotebookParams, TimeoutParams):
+    code: str = Field(description="Code to run in the notebook's kernel.")
+
+
+class ExecutedCode(NotebookResult):
+    status: Literal["ok", "error", "aborted", "timeout", "died"]
+    outputs: list[dict[str, Any]]
+    kernel_id: str
+    notes: list[str]
+
+
+@tool("execute_code", params=ExecuteCodeParams, result=ExecutedCode, permission=EXECUTE,
+      title="Run code without a cell")
+async def execute_code(call: Call, p: ExecuteCodeParams) -> ToolOutput:
+    """Run code in the notebook's kernel without adding a cell — for inspecting variables, data shapes,
+    installed packages. Nothing is saved in the notebook and the execution count does not move; the
+    kernel state it changes is shared with the notebook. Returns status and outputs."""
+    path = await call.notebook(p.notebook_path)
+    timeout = _timeout(call, p.timeout)
+    async with call.services.notebooks.document(path) as nb:
+        kernel_name = cells.metadata_kernelspec(nb).get("name")
+    kernel_id = await _kernel_id(call, path, kernel_name)
+    kernels = call.services.kernels
+    sink = CellOutputs("")
+
+    async def on_messages(batch: list[dict[str, Any]]) -> None:
+        sink.apply(None, batch)
+
+    async with _heartbeat(call, "code"):
+        reply = await kernels.runner(kernel_id).execute(
+            p.code, on_messages=on_messages, timeout=timeout, store_history=False,
+            interrupt=lambda: kernels.interrupt(kernel_id),
+        )
+    sink.apply(None, reply.tail)
+    contents, notes = execution_content(sink.outputs, call.services.execution.output_limits)
+    if reply.message:
+        notes.insert(0, reply.message)
+    result = ExecutedCode(
+        notebook_path=path, status=reply.status, kernel_id=kernel_id, notes=notes,
+        outputs=[summarize_output(o, call.services.max_output_chars) for o in sink.outputs],
+    )
+    head = f"Code {STATUS_TEXT[reply.status]} in the kernel of {path}." + "".join(f"\n{n}" for n in notes)
+    return result, [types.TextContent(type="text", text=head + ("" if contents else "\n(no output)")), *contents]
+
+
+class KernelActionResult(NotebookResult):
+    kernel_id: str
+    execution_state: str
+
+
+async def _existing_kernel(call: Call, path: str) -> str:
+    session = await call.services.kernels.find_session(path)
+    if session is None:
+        raise ToolError(f"{path!r} has no running kernel (run a cell to start one).")
+    return session["kernel"]["id"]
+
+
+@tool("interrupt_kernel", params=NotebookParams, result=KernelActionResult, permission=KERNEL_WRITE,
+      title="Interrupt the kernel", idempotent=True)
+async def interrupt_kernel(call: Call, p: NotebookParams) -> ToolOutput:
+    """Interrupt the notebook's kernel (like the stop button): the running cell stops with KeyboardInterrupt;
+    variables are kept."""
+    path = await call.notebook(p.notebook_path)
+    kernel_id = await _existing_kernel(call, path)
+    await call.services.kernels.interrupt(kernel_id)
+    state = call.services.kernels.state(kernel_id)
+    return KernelActionResult(notebook_path=path, kernel_id=kernel_id, execution_state=state), (
+        f"Interrupted kernel {kernel_id} of {path}."
+    )
+
+
+@tool("restart_kernel", params=NotebookParams, result=KernelActionResult, permission=KERNEL_WRITE,
+      title="Restart the kernel", destructive=True)
+async def restart_kernel(call: Call, p: NotebookParams) -> ToolOutput:
+    """Restart the notebook's kernel: all variables are lost; the notebook's session keeps the same kernel
+    id, so JupyterLab stays connected. Use after the kernel died or to start clean."""
+    path = await call.notebook(p.notebook_path)
+    kernel_id = await _existing_kernel(call, path)
+    await call.services.kernels.restart(kernel_id)
+    state = call.services.kernels.state(kernel_id)
+    return KernelActionResult(notebook_path=path, kernel_id=kernel_id, execution_state=state), (
+        f"Restarted kernel {kernel_id} of {path}; all variables were cleared."
+    )
+
+
+class KernelEntry(Result):
+    kernel_id: str
+    name: str
+    execution_state: str
+    last_activity: str | None
+    connections: int
+    notebooks: list[str] = Field(description="Notebooks whose session uses this kernel.")
+
+
+class ListKernelsResult(Result):
+    kernels: list[KernelEntry]
+
+
+class ListKernelsParams(Params):
+    pass
+
+
+@tool("list_kernels", params=ListKernelsParams, result=ListKernelsResult, permission=KERNEL_READ, read_only=True,
+      title="List kernels")
+async def list_kernels(call: Call, p: ListKernelsParams) -> ToolOutput:
+    """List the running kernels: id, kernelspec name, execution state, last activity, connections, and the
+    notebooks whose sessions use them."""
+    km = call.services.serverapp.kernel_manager
+    sessions = await call.services.kernels.sessions.list_sessions()
+    by_kernel: dict[str, list[str]] = {}
+    for session in sessions:
+        if session.get("kernel"):
+            by_kernel.setdefault(session["kernel"]["id"], []).append(session.get("path", ""))
+    entries = []
+    for model in await ensure_async(km.list_kernels()):
+        activity = model.get("last_activity")
+        entries.append(KernelEntry(
+            kernel_id=model["id"], name=model.get("name", ""), execution_state=model.get("execution_state", ""),
+            last_activity=activity.isoformat() if hasattr(activity, "isoformat") else activity,
+            connections=model.get("connections", 0), notebooks=sorted(by_kernel.get(model["id"], [])),
+        ))
+    lines = [f"{len(entries)} running kernel(s)"] + [
+        f"{e.kernel_id} ({e.name}, {e.execution_state}): {', '.join(e.notebooks) or 'no notebook'}" for e in entries
+    ]
+    return ListKernelsResult(kernels=entries), "\n".join(lines)

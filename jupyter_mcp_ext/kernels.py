@@ -1,0 +1,250 @@
+"""Running code in a notebook's own kernel from inside the server, over ZMQ.
+
+A notebook's kernel is its Jupyter session's kernel; a notebook without a session gets one
+created exactly as JupyterLab would, so a browser opening it attaches to the same kernel.
+Each kernel gets one in-server client with its own session identity (a clone of the
+manager's session would steal replies from other in-server clients), and executions on
+one kernel run one at a time, in the order they were requested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from jupyter_client.session import Session
+from jupyter_core.utils import ensure_async
+
+from .errors import ToolError
+
+# Messages of one execution handed to the caller as they arrive: (channel, message).
+OnMessage = Callable[[list[dict[str, Any]]], Awaitable[None]]
+
+
+@dataclass
+class KernelReply:
+    status: str  # ok | error | aborted | timeout | died
+    execution_count: int | None = None
+    message: str = ""  # why it ended, when not "ok"
+    # The last output messages, not yet handed to on_messages: the caller writes them
+    # together with the final execution count, in one edit.
+    tail: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Waiter:
+    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+
+
+class KernelRunner:
+    """One kernel's in-server client: sends executions and routes their replies and outputs."""
+
+    def __init__(self, kernel_id: str, manager: Any, log: logging.Logger) -> None:
+        self.kernel_id = kernel_id
+        self.manager = manager  # the kernel's KernelManager
+        self.log = log
+        session = Session(
+            key=manager.session.key,
+            signature_scheme=manager.session.signature_scheme,
+            username="jupyter-mcp-ext",
+        )
+        self.client = manager.client(session=session)
+        self.lock = asyncio.Lock()  # FIFO: executions run in the order they were requested
+        self._waiters: dict[str, _Waiter] = {}
+        self._readers: list[asyncio.Task] = []
+        self._restarted = asyncio.Event()
+        self._ready = False
+
+    async def start(self) -> None:
+        if self._ready:
+            return
+        self.client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
+        await self.client.wait_for_ready(timeout=60)  # also proves IOPub is subscribed
+        self._readers = [
+            asyncio.create_task(self._route(self.client.get_iopub_msg, "iopub")),
+            asyncio.create_task(self._route(self.client.get_shell_msg, "shell")),
+        ]
+        self.manager.add_restart_callback(self._on_restart, "restart")
+        self._ready = True
+
+    def _on_restart(self) -> None:
+        self._restarted.set()
+
+    async def _route(self, get: Callable[..., Awaitable[dict]], channel: str) -> None:
+        while True:
+            try:
+                msg = await get()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a malformed message must not stop the routing
+                self.log.debug("MCP: unreadable %s message", channel, exc_info=True)
+                continue
+            waiter = self._waiters.get(msg.get("parent_header", {}).get("msg_id"))
+            if waiter is not None:
+                waiter.queue.put_nowait((channel, msg))
+
+    async def stop(self) -> None:
+        for task in self._readers:
+            task.cancel()
+        for task in self._readers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(Exception):
+            self.manager.remove_restart_callback(self._on_restart, "restart")
+        self.client.stop_channels()
+        self._ready = False
+
+    async def execute(
+        self,
+        code: str,
+        *,
+        on_messages: OnMessage,
+        timeout: float,
+        interrupt: Callable[[], Awaitable[None]],
+        store_history: bool = True,
+    ) -> KernelReply:
+        """Run ``code``; hand every IOPub message of it to ``on_messages`` (in batches, in order).
+
+        On timeout or cancellation the kernel is interrupted and drained to idle, so the next
+        execution starts clean and never receives this one's outputs.
+        """
+        async with self.lock:
+            await self.start()
+            self._restarted.clear()
+            msg_id = self.client.execute(code, store_history=store_history, allow_stdin=False, stop_on_error=True)
+            waiter = self._waiters[msg_id] = _Waiter()
+            try:
+                return await self._collect(waiter, on_messages, timeout, interrupt)
+            except BaseException:
+                # Cancelled (the client sent notifications/cancelled): interrupt the kernel and
+                # let it settle, so the next execution starts clean; shielded from the cancellation.
+                with anyio.CancelScope(shield=True):
+                    await interrupt()
+                    with contextlib.suppress(Exception):
+                        reply = await self._collect(waiter, on_messages, 10, None)
+                        if reply.tail:
+                            await on_messages(reply.tail)
+                raise
+            finally:
+                del self._waiters[msg_id]
+
+    async def _collect(
+        self,
+        waiter: _Waiter,
+        on_messages: OnMessage,
+        timeout: float,
+        interrupt: Callable[[], Awaitable[None]] | None,
+    ) -> KernelReply:
+        """Wait for the reply and the kernel's return to idle; interrupt at the deadline (if given)."""
+        deadline = time.monotonic() + timeout
+        reply: dict[str, Any] | None = None
+        idle = False
+        timed_out = False
+        while True:
+            try:
+                first = await asyncio.wait_for(waiter.queue.get(), timeout=0.5)
+            except asyncio.TimeoutError:
+                first = None
+            pending = [first] if first is not None else []
+            while not waiter.queue.empty():
+                pending.append(waiter.queue.get_nowait())
+            batch: list[dict[str, Any]] = []
+            for channel, msg in pending:
+                if channel == "shell":
+                    reply = msg
+                elif msg["msg_type"] == "status":
+                    idle = idle or msg["content"].get("execution_state") == "idle"
+                elif msg["msg_type"] != "execute_input":
+                    batch.append(msg)
+            if reply is not None and idle:
+                content = reply["content"]
+                count = content.get("execution_count")
+                status = "timeout" if timed_out else content.get("status", "error")
+                return KernelReply(status, count, "", tail=batch)
+            if batch:
+                await on_messages(batch)
+            if self._restarted.is_set() or not await ensure_async(self.manager.is_alive()):
+                return KernelReply("died", None, "The kernel died (or was restarted) while the code ran.")
+            now = time.monotonic()
+            if now < deadline:
+                continue
+            if timed_out or interrupt is None:
+                return KernelReply("timeout", None, "The kernel did not settle after an interrupt.")
+            timed_out = True
+            await interrupt()
+            deadline = now + 30  # time for the kernel to settle after the interrupt
+
+
+class NotebookKernels:
+    """The kernel of each notebook (through Jupyter sessions) and one runner per kernel."""
+
+    def __init__(self, serverapp: Any, log: logging.Logger) -> None:
+        self.serverapp = serverapp
+        self.log = log
+        self._runners: dict[str, KernelRunner] = {}
+        self._session_locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def sessions(self) -> Any:
+        return self.serverapp.session_manager
+
+    @property
+    def kernels(self) -> Any:
+        return self.serverapp.kernel_manager
+
+    async def session_for(self, path: str, kernel_name: str | None) -> tuple[dict[str, Any], bool]:
+        """The notebook's session (created, with its kernel, if it has none); and whether it was created."""
+        lock = self._session_locks.setdefault(path, asyncio.Lock())
+        async with lock:
+            existing = await self.find_session(path)
+            if existing is not None:
+                return existing, False
+            try:
+                model = await self.sessions.create_session(
+                    path=path, name=os.path.basename(path), type="notebook", kernel_name=kernel_name
+                )
+            except Exception as error:
+                raise ToolError(f"Could not start a kernel for {path!r}: {error}") from error
+            return model, True
+
+    async def find_session(self, path: str) -> dict[str, Any] | None:
+        for model in await self.sessions.list_sessions():
+            if model.get("path") == path and model.get("kernel"):
+                return model
+        return None
+
+    def runner(self, kernel_id: str) -> KernelRunner:
+        runner = self._runners.get(kernel_id)
+        if runner is None:
+            if kernel_id not in self.kernels:
+                raise ToolError(f"Kernel {kernel_id} is not running.")
+            self._forget_stopped()
+            runner = self._runners[kernel_id] = KernelRunner(kernel_id, self.kernels.get_kernel(kernel_id), self.log)
+        return runner
+
+    def _forget_stopped(self) -> None:
+        """Drop the runners of kernels that no longer exist (shut down by the user, or culled)."""
+        for kernel_id in [k for k in self._runners if k not in self.kernels]:
+            asyncio.create_task(self._runners.pop(kernel_id).stop())
+
+    def state(self, kernel_id: str) -> str:
+        return str(getattr(self.kernels.get_kernel(kernel_id), "execution_state", "unknown"))
+
+    async def interrupt(self, kernel_id: str) -> None:
+        await ensure_async(self.kernels.interrupt_kernel(kernel_id))
+
+    async def restart(self, kernel_id: str) -> None:
+        await ensure_async(self.kernels.restart_kernel(kernel_id))
+
+    async def stop(self) -> None:
+        for runner in list(self._runners.values()):
+            with contextlib.suppress(Exception):
+                await runner.stop()
+        self._runners.clear()
