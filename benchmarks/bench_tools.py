@@ -17,8 +17,11 @@ interleaved), N calls of each operation after a warm-up:
 - ``read_all_cells`` on a 1,000-cell notebook (code cells with a small stream output, and
   markdown cells), written with nbformat before the server starts.
 
-Then it checks the targets: each edit's median <= baseline median + 1 ms, and
-read_all_cells (1,000 cells) median <= 30 ms.
+The baseline is timed in a block before the tools and again in a block after them; its median
+is taken over both blocks. Each row also shows the CPU time per call of this client process and
+of the server process (all threads), read from /proc around the block. Then it checks the
+targets: each edit's median <= baseline median + 1 ms, and read_all_cells (1,000 cells)
+median <= 30 ms. The exit status is 0 when every target passes, 1 otherwise.
 
 Usage::
 
@@ -33,6 +36,9 @@ Diagnostics (their figures are not benchmark figures):
     --py-spy DIR             record the server with py-spy during each block (DIR/<op>.txt,
                              collapsed stacks) and print the hottest server functions
     --cprofile-client OP     cProfile the client process during block OP (e.g. read_all_cells)
+    --server-cprofile DIR    start the server under a small bootstrap that cProfiles its event-loop
+                             thread (CPU-time timer) per block, times every garbage collection and
+                             reads per-thread CPU; prints the hot spots, keeps DIR/<op>.prof
 """
 
 from __future__ import annotations
@@ -40,7 +46,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import contextlib
 import cProfile
 import gc
 import io
@@ -71,6 +76,7 @@ import nbformat
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 EDIT_TARGET_MS = 1.0  # edit median <= baseline median + this
 READ_ALL_TARGET_MS = 30.0  # read_all_cells (1,000 cells) median <= this
@@ -123,18 +129,74 @@ class JupyterServer:
             return "(no log)"
 
 
-def start_server(tmp: Path, root: Path) -> JupyterServer:
+# --server-cprofile: the server runs as `python -c BOOTSTRAP ...` instead of `python -m jupyter_server ...`;
+# SIGUSR2 toggles cProfile (timer: thread CPU time) on the server's main thread (its event loop), with gc callbacks timing every
+# collection and per-thread CPU times read from /proc; each "off" writes block.prof and block.json.
+PROFILE_BOOTSTRAP = r"""
+import cProfile, gc, json, os, runpy, signal, sys, threading, time
+OUT = os.environ["BENCH_SERVER_PROFILE_DIR"]
+state = {"prof": None, "gc_start": None}
+gc_stats = {}
+def thread_cpu():
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    cpu = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            fields = open(f"/proc/self/task/{tid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = "main (event loop)" if int(tid) == os.getpid() else names.get(int(tid), "native thread")
+        cpu[name] = cpu.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return cpu
+def gc_callback(phase, info):
+    if phase == "start":
+        state["gc_start"] = time.perf_counter()
+    elif state["gc_start"] is not None:
+        key = str(info["generation"])
+        count, seconds = gc_stats.get(key, (0, 0.0))
+        gc_stats[key] = (count + 1, seconds + time.perf_counter() - state["gc_start"])
+def toggle(signum, frame):
+    if state["prof"] is None:
+        gc_stats.clear()
+        state["cpu0"], state["wall0"] = thread_cpu(), time.perf_counter()
+        gc.callbacks.append(gc_callback)
+        state["prof"] = cProfile.Profile(time.thread_time)  # CPU time of the loop thread, not wall time
+        state["prof"].enable()
+    else:
+        state["prof"].disable()
+        gc.callbacks.remove(gc_callback)
+        cpu1, wall = thread_cpu(), time.perf_counter() - state["wall0"]
+        cpu = {name: cpu1[name] - state["cpu0"].get(name, 0.0) for name in cpu1}
+        state["prof"].dump_stats(os.path.join(OUT, "block.prof"))
+        with open(os.path.join(OUT, "block.json.tmp"), "w") as f:
+            json.dump({"gc": gc_stats, "thread_cpu": cpu, "wall": wall}, f)
+        os.replace(os.path.join(OUT, "block.json.tmp"), os.path.join(OUT, "block.json"))
+        state["prof"] = None
+signal.signal(signal.SIGUSR2, toggle)
+sys.argv[0] = "jupyter-server"
+runpy.run_module("jupyter_server", run_name="__main__", alter_sys=True)
+"""
+
+
+def start_server(tmp: Path, root: Path, profile_dir: Path | None = None, extra: list[str] = ()) -> JupyterServer:
     cwd = tmp / "cwd"  # jupyter_server_ydoc writes .jupyter_ystore.db into the CWD
     cwd.mkdir()
     port, token = free_port(), secrets.token_hex(16)
     log_path = tmp / "server.log"
+    env = dict(os.environ)
+    launcher = ["-m", "jupyter_server"]
+    if profile_dir is not None:
+        launcher = ["-c", PROFILE_BOOTSTRAP]
+        env["BENCH_SERVER_PROFILE_DIR"] = str(profile_dir)
     cmd = [
-        sys.executable, "-m", "jupyter_server", "--allow-root", "--no-browser",
+        sys.executable, *launcher, "--allow-root", "--no-browser",
         f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
         f"--BaseFileIdManager.db_path={tmp / 'file_id_manager.db'}",  # not the user's data dir
+        *extra,
     ]
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = JupyterServer(proc=proc, url=f"http://127.0.0.1:{port}/", token=token, log_path=log_path)
     deadline = time.monotonic() + 90
     while True:
@@ -179,6 +241,8 @@ class Stats:
     times_ms: list[float]
     note: str = ""
     raw_ms: list[float] = field(default_factory=list)  # bare-HTTP replay (--raw)
+    client_cpu_ms: float | None = None  # CPU time per call of this process (the SDK client)
+    server_cpu_ms: float | None = None  # CPU time per call of the server process, all threads
 
     @property
     def median(self) -> float:
@@ -204,6 +268,77 @@ class RequestRecorder:
     async def __call__(self, request: httpx2.Request) -> None:
         if self.enabled and request.method == "POST":
             self.requests.append(request)
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process, all threads (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class ServerProfiler:
+    """cProfile of the server's event-loop thread during one block (--server-cprofile; diagnostic)."""
+
+    def __init__(self, directory: Path | None, pid: int) -> None:
+        self.directory, self.pid = directory, pid
+
+    def start(self) -> None:
+        if self.directory is None:
+            return
+        for leftover in ("block.json", "block.prof"):
+            (self.directory / leftover).unlink(missing_ok=True)
+        os.kill(self.pid, signal.SIGUSR2)
+        time.sleep(0.2)  # the handler runs when the server's loop next wakes
+
+    def stop(self, name: str, calls: int) -> None:
+        if self.directory is None:
+            return
+        os.kill(self.pid, signal.SIGUSR2)
+        done = self.directory / "block.json"
+        deadline = time.monotonic() + 60
+        while not done.exists():
+            if time.monotonic() > deadline:
+                print(f"! no server profile for {name}")
+                return
+            time.sleep(0.05)
+        prof, info = self.directory / f"{name}.prof", self.directory / f"{name}.json"
+        os.replace(self.directory / "block.prof", prof)
+        os.replace(done, info)
+        print(f"\n== cProfile (CPU time) of the server's event-loop thread during {name} ({prof}; cProfile "
+              f"inflates Python-heavy code: read shares, not times) ==")
+        print(summarize_server_profile(prof, json.loads(info.read_text()), calls))
+
+
+def summarize_server_profile(prof: Path, info: dict[str, Any], calls: int, top: int = 22) -> str:
+    stats = pstats.Stats(str(prof))
+    total = stats.total_tt or 1e-9
+    lines = [f"  wall {info['wall']:.2f} s for {calls} calls; CPU by thread (s): "
+             + ", ".join(f"{name} {cpu:.2f}" for name, cpu in sorted(info["thread_cpu"].items()) if cpu > 0)]
+    gc_total = sum(seconds for _count, seconds in info["gc"].values())
+    lines.append(f"  garbage collection on the loop thread: {gc_total * 1000 / calls:.2f} ms per call ("
+                 + ", ".join(f"gen{gen}: {count} x, {seconds * 1000:.0f} ms" for gen, (count, seconds)
+                             in sorted(info["gc"].items())) + ")")
+    rows = []
+    for (filename, line, func), (_cc, ncalls, tottime, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        rows.append((tottime, cumtime, ncalls, _short_frame(f"{func} ({filename}:{line})")))
+    lines.append(f"  profiled CPU time of the loop thread {total:.2f} s; self time (tottime) share:")
+    lines += [f"    {100 * t / total:5.1f}%  {ncalls / calls:8.1f}/call  {where}"
+              for t, _c, ncalls, where in sorted(rows, reverse=True)[:top]]
+    lines.append("  inclusive time (cumtime) share, project and MCP/Jupyter/pycrdt code:")
+    keep = ("jupyter_mcp_ext", "mcp/", "pycrdt", "jupyter_ydoc", "jupyter_server", "tornado/web",
+            "tornado/http1", "starlette", "pydantic", "json/", "sqlite", "anyio/to_thread", "jupyter_core")
+    shown = 0
+    for t, c, ncalls, where in sorted(rows, key=lambda r: r[1], reverse=True):
+        if not any(k in where for k in keep) or "run_forever" in where:
+            continue
+        lines.append(f"    {100 * c / total:5.1f}%  {ncalls / calls:8.1f}/call  {where}")
+        shown += 1
+        if shown >= top + 8:
+            break
+    return "\n".join(lines)
 
 
 class PySpy:
@@ -297,17 +432,22 @@ async def run_block(
     recorder: RequestRecorder,
     spy: PySpy,
     cprofile_op: str | None,
+    server_pid: int,
+    server_profiler: ServerProfiler | None = None,
 ) -> Stats:
     times: list[float] = []
     for i in range(warmup):
         check(await call(i))
     gc.collect()
     spy.start(name)
+    if server_profiler:
+        server_profiler.start()
     profiler = cProfile.Profile() if cprofile_op == name else None
     recorder.enabled = True
     if profiler:
         profiler.enable()
     perf = time.perf_counter
+    client_cpu0, server_cpu0 = time.process_time(), process_cpu_seconds(server_pid)
     try:
         for i in range(warmup, warmup + n):
             t0 = perf()
@@ -316,17 +456,23 @@ async def run_block(
             times.append((t1 - t0) * 1000)
             check(result)
     finally:
+        client_cpu1, server_cpu1 = time.process_time(), process_cpu_seconds(server_pid)
         if profiler:
             profiler.disable()
         recorder.enabled = False
         out = spy.stop()
+        if server_profiler:
+            server_profiler.stop(name, n)
     if profiler:
         buf = io.StringIO()
         pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(30)
         print(f"\n== cProfile of the client during {name} ({n} calls) ==\n{buf.getvalue()}")
     if out is not None and out.exists():
         print(f"\n== py-spy, server during {name} ({out}) ==\n{summarize_collapsed(out)}")
-    return Stats(name, times)
+    stats = Stats(name, times, client_cpu_ms=(client_cpu1 - client_cpu0) * 1000 / n)
+    if server_cpu0 is not None and server_cpu1 is not None:
+        stats.server_cpu_ms = (server_cpu1 - server_cpu0) * 1000 / n
+    return stats
 
 
 async def raw_replay(http: httpx2.AsyncClient, recorder: RequestRecorder, n: int, warmup: int) -> list[float]:
@@ -358,6 +504,12 @@ def tool_ok(result: Any) -> None:
         raise RuntimeError(f"tool call failed: {result.content[0].text}")
 
 
+def source_changed(result: Any) -> None:
+    tool_ok(result)
+    if not result.structured_content["chars_inserted"]:
+        raise RuntimeError("overwrite_cell_source changed nothing")
+
+
 def tool_error_expected(result: Any) -> None:
     if not result.is_error:
         raise RuntimeError("the unknown tool unexpectedly succeeded")
@@ -369,12 +521,13 @@ def ignore(_: Any) -> None:
 
 async def benchmark(server: JupyterServer, args: argparse.Namespace, spy: PySpy) -> list[Stats]:
     recorder = RequestRecorder()
+    server_profiler = ServerProfiler(args.server_cprofile, server.proc.pid) if args.server_cprofile else None
     headers = {"Authorization": f"Bearer {server.token}"}
     async with httpx2.AsyncClient(headers=headers, timeout=60, event_hooks={"request": [recorder]}) as http:
         transport = streamable_http_client(server.url + "mcp", http_client=http)
         async with Client(transport, mode=args.mode) as client:
             version = client.protocol_version
-            modern = not version.startswith("2024") and not version.startswith("2025")
+            modern = version in MODERN_PROTOCOL_VERSIONS
             print(f"MCP session: mode={args.mode}, negotiated protocol {version}")
             baseline_kind = args.baseline or ("discover" if modern else "ping")
 
@@ -419,7 +572,7 @@ async def benchmark(server: JupyterServer, args: argparse.Namespace, spy: PySpy)
                 ("overwrite_cell_source",
                  lambda i: client.call_tool("overwrite_cell_source",
                                             {"notebook_path": small, "cell_id": cell_id, "source": SOURCES[(i + 1) % 2]}),
-                 tool_ok, "edit"),
+                 source_changed, "edit"),
                 (f"read_all_cells ({args.cells} cells)",
                  lambda i: client.call_tool("read_all_cells", {"notebook_path": big}), tool_ok, "readall"),
             ]
@@ -428,7 +581,8 @@ async def benchmark(server: JupyterServer, args: argparse.Namespace, spy: PySpy)
                 short = label.split(":")[0] if kind == "baseline" else label.split(" (")[0].removeprefix("ref: ")
                 short = short.replace(" ", "_").replace("/", "_")
                 stats = await run_block(short, call, check, n=args.n, warmup=args.warmup, recorder=recorder, spy=spy,
-                                        cprofile_op=args.cprofile_client)
+                                        cprofile_op=args.cprofile_client, server_pid=server.proc.pid,
+                                        server_profiler=server_profiler)
                 stats.name, stats.note = label, kind
                 if args.raw:
                     stats.raw_ms = await raw_replay(http, recorder, args.n, args.warmup)
@@ -438,7 +592,8 @@ async def benchmark(server: JupyterServer, args: argparse.Namespace, spy: PySpy)
 
             # The baseline again at the end: drift check, and pooled with the first block for the baseline median.
             again = await run_block("baseline_again", blocks[0][1], ignore, n=args.n, warmup=args.warmup,
-                                    recorder=recorder, spy=PySpy(None, 0), cprofile_op=None)
+                                    recorder=recorder, spy=PySpy(None, 0), cprofile_op=None,
+                                    server_pid=server.proc.pid)
             again.name, again.note = baseline_label.replace("no-op baseline", "baseline again, at the end"), "drift"
             results.insert(1, again)
             recorder.requests.clear()
@@ -453,10 +608,17 @@ async def benchmark(server: JupyterServer, args: argparse.Namespace, spy: PySpy)
     return results
 
 
+def _cpu(value: float | None) -> str:
+    return f"{value:8.2f}" if value is not None else f"{'-':>8}"
+
+
 def report(results: list[Stats], args: argparse.Namespace) -> bool:
     first, last = results[0], results[1]
     pooled = Stats(first.name.replace("no-op baseline", "NO-OP BASELINE, pooled (first + last block)"),
                    first.times_ms + last.times_ms, note="baseline")
+    for attr in ("client_cpu_ms", "server_cpu_ms"):
+        values = [getattr(first, attr), getattr(last, attr)]
+        setattr(pooled, attr, None if None in values else sum(values) / 2)
     results = [pooled, *results]
     base = pooled.median
     print()
@@ -464,18 +626,20 @@ def report(results: list[Stats], args: argparse.Namespace) -> bool:
     print(f"No-op baseline = {what}: an MCP round trip over the same session that runs no tool; timed in a block "
           f"before and a block after the tools, and its median taken over both blocks ({2 * args.n} calls).")
     print(f"{args.n} timed calls per row after {args.warmup} warm-up calls; time.perf_counter around each await.")
-    header = f"{'operation':54} {'median':>8} {'p95':>8} {'min':>7} {'-base':>8} {'x base':>7}"
+    header = (f"{'operation':54} {'median':>8} {'p95':>8} {'min':>7} {'-base':>8} {'x base':>7} "
+              f"{'cli cpu':>8} {'srv cpu':>8}")
     if args.raw:
         header += f" {'raw med':>8}"
     print(header)
     print("-" * len(header))
     for s in results:
         line = (f"{s.name[:54]:54} {s.median:8.2f} {s.p95:8.2f} {s.minimum:7.2f} {s.median - base:+8.2f} "
-                f"{s.median / base:7.2f}")
+                f"{s.median / base:7.2f} {_cpu(s.client_cpu_ms)} {_cpu(s.server_cpu_ms)}")
         if args.raw:
             line += f" {statistics.median(s.raw_ms):8.2f}" if s.raw_ms else f" {'':>8}"
         print(line)
-    print("(ms; '-base' = median minus baseline median; 'x base' = median / baseline median"
+    print("(ms; '-base' = median minus baseline median; 'x base' = median / baseline median; 'cli cpu' / 'srv cpu' = "
+          "CPU time per call, mean over the block, of this client process / of the server process (all threads)"
           + ("; 'raw med' = median of the same HTTP requests replayed with bare httpx2, no SDK client)" if args.raw
              else ")"))
     print()
@@ -494,6 +658,21 @@ def report(results: list[Stats], args: argparse.Namespace) -> bool:
     return ok
 
 
+def extension_revision() -> str:
+    """Git commit of the jupyter_mcp_ext package measured, and whether its files differ from it."""
+    import jupyter_mcp_ext
+
+    package = Path(jupyter_mcp_ext.__file__).parent
+    try:
+        head = subprocess.run(["git", "-C", str(package), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(package), "status", "--porcelain", "--", "."],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return f"{package} (not a git checkout)"
+    return f"{package} at commit {head}" + (f" + {len(dirty)} uncommitted file change(s)" if dirty else "")
+
+
 def print_environment(args: argparse.Namespace) -> None:
     def version(dist: str) -> str:
         try:
@@ -508,6 +687,7 @@ def print_environment(args: argparse.Namespace) -> None:
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     print(f"CPU cores: os.cpu_count()={os.cpu_count()}, usable by this process={affinity}; "
           f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    print(f"Extension code: {extension_revision()}")
     print(f"Mode: {args.mode}; n={args.n}, warm-up={args.warmup}, notebook cells={args.cells}")
 
 
@@ -522,9 +702,14 @@ def main() -> int:
                         help="no-op baseline request (default: ping in legacy mode, server/discover in auto mode)")
     parser.add_argument("--raw", action="store_true", help="also replay each block's HTTP requests without the SDK")
     parser.add_argument("--py-spy", type=Path, default=None, metavar="DIR", help="py-spy the server per block")
+    parser.add_argument("--server-cprofile", type=Path, default=None, metavar="DIR",
+                        help="run the server under a bootstrap that cProfiles its event loop per block (diagnostic)")
     parser.add_argument("--cprofile-client", default=None, metavar="OP",
-                        help="cProfile the client during one block (names: baseline, get_notebook_info, "
-                             "append_markdown_cell, overwrite_cell_source, read_all_cells, ...)")
+                        help="cProfile the client during one block (names: no-op_baseline, ping, "
+                             "tools_call_unknown_tool, list_files, get_notebook_info, append_markdown_cell, "
+                             "overwrite_cell_source, read_all_cells)")
+    parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
+                        help="extra Jupyter server argument, repeatable (e.g. --server-arg=--ServerApp.log_level=WARN)")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds to wait after the server answers")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (server log)")
     args = parser.parse_args()
@@ -543,7 +728,12 @@ def main() -> int:
         print(f"Notebooks: big.ipynb {args.cells} cells ({sizes['big.ipynb'] / 1024:.0f} KiB on disk), "
               f"edit.ipynb 10 cells (edits and get_notebook_info)")
         t0 = time.perf_counter()
-        server = start_server(tmp, root)
+        if args.server_cprofile:
+            args.server_cprofile = args.server_cprofile.resolve()
+            args.server_cprofile.mkdir(parents=True, exist_ok=True)
+        server = start_server(tmp, root, args.server_cprofile, args.server_arg)
+        if args.server_arg:
+            print("Extra server arguments: " + " ".join(args.server_arg))
         print(f"Jupyter server pid {server.proc.pid} at {server.url} answered /api/status after "
               f"{time.perf_counter() - t0:.1f} s; settling {args.settle:.0f} s")
         time.sleep(args.settle)  # let start-up work (extension discovery, language servers) finish
