@@ -26,13 +26,26 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def cell_ids(nb: YNotebook, cell_type: str | None = None) -> list[str]:
-    return [str(cell.get("id")) for cell in nb.ycells if cell_type is None or cell.get("cell_type") == cell_type]
+    with nb.ydoc.transaction():
+        return [str(cell.get("id")) for cell in nb.ycells if cell_type is None or cell.get("cell_type") == cell_type]
 
 
-def index_of(nb: YNotebook, cell_id: str) -> int:
-    for index, cell in enumerate(nb.ycells):
-        if cell.get("id") == cell_id:
-            return index
+def find_index(nb: YNotebook, cell_id: str, hint: int | None = None) -> int | None:
+    """Index of the cell ``cell_id`` now, or None; ``hint`` (where it was last seen) is checked first."""
+    ycells = nb.ycells
+    with nb.ydoc.transaction():  # one transaction for the whole scan, not one per cell read
+        if hint is not None and 0 <= hint < len(ycells) and ycells[hint].get("id") == cell_id:
+            return hint
+        for index, cell in enumerate(ycells):
+            if cell.get("id") == cell_id:
+                return index
+    return None
+
+
+def index_of(nb: YNotebook, cell_id: str, hint: int | None = None) -> int:
+    index = find_index(nb, cell_id, hint)
+    if index is not None:
+        return index
     raise ToolError(
         f"No cell has id {cell_id!r} (the notebook has {len(nb.ycells)} cells; it may have been deleted). "
         "Use read_notebook to see the current cell ids."
@@ -57,8 +70,11 @@ def locate(nb: YNotebook, cell_index: int | None, cell_id: str | None) -> tuple[
     return index, str(nb.ycells[index].get("id"))
 
 
-def insert_cell(nb: YNotebook, index: int, cell_type: str, source: str) -> tuple[int, str]:
-    """Insert a new cell at ``index`` (-1 or the cell count appends); returns (index, id)."""
+def insert_cell(nb: YNotebook, index: int, cell_type: str, source: str, *, running: bool = False) -> tuple[int, str]:
+    """Insert a new cell at ``index`` (-1 or the cell count appends); returns (index, id).
+
+    ``running`` marks a new code cell as executing ([*]) in the same edit.
+    """
     if cell_type not in CELL_TYPES:
         raise ToolError(f"cell_type {cell_type!r} is not valid: use one of {', '.join(CELL_TYPES)}.")
     count = len(nb.ycells)
@@ -72,7 +88,9 @@ def insert_cell(nb: YNotebook, index: int, cell_type: str, source: str) -> tuple
     ycell = nb.create_ycell(cell)
     with nb.ydoc.transaction(origin=AGENT_ORIGIN):
         nb.ycells.insert(index, ycell)
-    return index, str(ycell["id"])
+        if running:
+            ycell["execution_state"] = "running"
+        return index, str(ycell["id"])
 
 
 def _apply_edits(ytext: Text, old: str, edits: list[tuple[int, int, str]]) -> tuple[int, int]:

@@ -15,6 +15,7 @@ from typing import Any
 from jupyter_ydoc import YNotebook
 from pycrdt import Map, Text
 
+from .cells import find_index
 from .notebooks import AGENT_ORIGIN
 
 OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")
@@ -56,17 +57,18 @@ class CellOutputs:
     """The outputs of one running cell: applied to the live cell and mirrored as plain dicts."""
 
     cell_id: str
+    index_hint: int | None = None  # where the cell was last found: checked first
     outputs: list[dict[str, Any]] = field(default_factory=list)
     clear_pending: bool = False  # clear_output(wait=True): clear when the next output arrives
     displays: dict[str, list[int]] = field(default_factory=dict)  # display_id -> output positions
     cell_lost: bool = False  # the person deleted the cell while it ran
 
     def _find(self, nb: YNotebook) -> Map | None:
-        for ycell in nb.ycells:
-            if ycell.get("id") == self.cell_id:
-                return ycell
-        self.cell_lost = True
-        return None
+        self.index_hint = find_index(nb, self.cell_id, self.index_hint)
+        if self.index_hint is None:
+            self.cell_lost = True
+            return None
+        return nb.ycells[self.index_hint]
 
     def start(self, nb: YNotebook) -> bool:
         """Mark the cell running with no outputs ([*] in JupyterLab); False if the cell is gone."""

@@ -97,21 +97,26 @@ async def _kernel_id(call: Call, path: str, kernel_name: str | None) -> str:
     return session["kernel"]["id"]
 
 
-async def run_cell(call: Call, path: str, cell_id: str, timeout: float) -> CellRun:
+async def run_cell(
+    call: Call, path: str, cell_id: str, timeout: float, *, index_hint: int | None = None, inserted: bool = False
+) -> CellRun:
     """Run one code cell, writing its state and outputs into the live cell as they arrive.
 
-    The cell shows running ([*]) from the start, also while it waits behind another execution.
+    The cell shows running ([*]) from the start, also while it waits behind another execution
+    (an ``inserted`` cell was created running and empty already).
     """
     live, kernels = call.services.notebooks, call.services.kernels
-    sink = CellOutputs(cell_id)
+    sink = CellOutputs(cell_id, index_hint=index_hint)
     async with live.document(path, edit=True) as nb:
-        index = cells.index_of(nb, cell_id)
+        index = cells.index_of(nb, cell_id, index_hint)
         ycell = nb.ycells[index]
         if ycell.get("cell_type") != "code":
             raise ToolError(f"Cell {index} (id {cell_id}) is a {ycell.get('cell_type')} cell; only code cells run.")
         source = str(ycell["source"])
         kernel_name = cells.metadata_kernelspec(nb).get("name")
-        sink.start(nb)
+        sink.index_hint = index
+        if not inserted:
+            sink.start(nb)
         if not source.strip():  # as JupyterLab does: an empty cell is cleared, not sent to the kernel
             sink.finish(nb, None)
             empty = ExecutedCell(notebook_path=path, cell_index=index, cell_id=cell_id, status="ok",
@@ -138,7 +143,7 @@ async def run_cell(call: Call, path: str, cell_id: str, timeout: float) -> CellR
         async with live.document(path, edit=True) as nb:
             sink.apply(nb, reply.tail)
             sink.finish(nb, reply.execution_count)
-            final_index = None if sink.cell_lost else cells.index_of(nb, cell_id)
+            final_index = None if sink.cell_lost else sink.index_hint
     notes = [reply.message] if reply.message else []
     if reply.status == "timeout":
         notes.append(f"Interrupted after {timeout:g} s; the outputs are what the cell produced until then.")
@@ -192,8 +197,8 @@ async def insert_execute_code_cell(call: Call, p: InsertExecuteParams) -> ToolOu
     path = await call.notebook(p.notebook_path)
     timeout = _timeout(call, p.timeout)
     async with call.services.notebooks.document(path, edit=True) as nb:
-        _, cell_id = cells.insert_cell(nb, p.cell_index, "code", p.source)
-    return _answer(call, await run_cell(call, path, cell_id, timeout))
+        index, cell_id = cells.insert_cell(nb, p.cell_index, "code", p.source, running=True)
+    return _answer(call, await run_cell(call, path, cell_id, timeout, index_hint=index, inserted=True))
 
 
 class ExecuteCellParams(CellParams, TimeoutParams):
@@ -209,8 +214,8 @@ async def execute_cell(call: Call, p: ExecuteCellParams) -> ToolOutput:
     path = await call.notebook(p.notebook_path)
     timeout = _timeout(call, p.timeout)
     async with call.services.notebooks.document(path) as nb:
-        _, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
-    return _answer(call, await run_cell(call, path, cell_id, timeout))
+        index, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
+    return _answer(call, await run_cell(call, path, cell_id, timeout, index_hint=index))
 
 
 class ExecuteRangeParams(NotebookParams, TimeoutParams):

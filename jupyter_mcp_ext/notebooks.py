@@ -42,6 +42,7 @@ class LiveNotebooks:
         self.log = log
         self.idle_close_delay = idle_close_delay
         self._owned: dict[str, _OwnedRoom] = {}  # by room id
+        self._closing: set[str] = set()  # room ids being saved and deleted here
         self._reaper: asyncio.Task | None = None
 
     @property
@@ -79,7 +80,8 @@ class LiveNotebooks:
         room_id = self._room_id(path, index=True)
         assert room_id is not None
         owned = self._owned.get(room_id)
-        if owned is None and not ext.ywebsocket_server.room_exists(room_id):
+        if owned is None and (room_id in self._closing or not ext.ywebsocket_server.room_exists(room_id)):
+            # A room being closed here counts as absent: this call gets (and owns) the next one.
             owned = self._owned[room_id] = _OwnedRoom(path=path)
         if owned is not None:
             owned.in_use += 1
@@ -141,27 +143,32 @@ class LiveNotebooks:
     async def _close_room(self, room_id: str, owned: _OwnedRoom) -> None:
         ext = self._ydoc_ext
         server = ext.ywebsocket_server
-        doc = await ext.get_document(room_id=room_id, copy=False, create=False)
-        async with ext._room_locks[room_id]:  # the lock jupyter_server_ydoc takes to open/close rooms
-            self._owned.pop(room_id, None)
-            room = server.rooms.get(room_id)
-            if room is None or doc is None:
-                return
-            if room.clients:
-                # A browser joined: its room now closes through jupyter_server_ydoc's cleanup,
-                # and autosave (with the browser present) writes the agent's edits.
-                return
-            if owned.in_use:  # used again while waiting for the lock
-                self._owned[room_id] = owned
-                return
-            if owned.edited:
-                await self._save(room_id, doc, owned.path)
-            self.log.info("MCP: closing idle notebook room %s (%s)", room_id, owned.path)
-            await server.delete_room(room=room)
-        file_id = self._file_id(room_id)
-        loaders = ext.file_loaders
-        if file_id in loaders and loaders[file_id].number_of_subscriptions == 0:
-            await loaders.remove(file_id)
+        self._closing.add(room_id)
+        try:
+            doc = await ext.get_document(room_id=room_id, copy=False, create=False)
+            async with ext._room_locks[room_id]:  # the lock jupyter_server_ydoc takes to open/close rooms
+                if self._owned.get(room_id) is owned:
+                    del self._owned[room_id]
+                room = server.rooms.get(room_id)
+                if room is None or doc is None:
+                    return
+                if room.clients or room.cleaner is not None:
+                    # A browser joined (and may have left): the room is jupyter_server_ydoc's to close,
+                    # after its autosave has written what the browser and the agent did.
+                    return
+                if owned.in_use:  # used again while waiting for the lock
+                    self._owned.setdefault(room_id, owned)
+                    return
+                if owned.edited:
+                    await self._save(room_id, doc, owned.path)
+                self.log.info("MCP: closing idle notebook room %s (%s)", room_id, owned.path)
+                await server.delete_room(room=room)
+            file_id = self._file_id(room_id)
+            loaders = ext.file_loaders
+            if file_id in loaders and loaders[file_id].number_of_subscriptions == 0:
+                await loaders.remove(file_id)
+        finally:
+            self._closing.discard(room_id)
 
     @staticmethod
     def _file_id(room_id: str) -> str:
