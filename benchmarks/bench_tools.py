@@ -5,13 +5,12 @@ as a subprocess in a temporary directory, opens ONE session of ``mcp.Client`` ov
 Streamable HTTP with the server's token, and times, one block after another (nothing
 interleaved), N calls of each operation after a warm-up:
 
-- the no-op baseline: an MCP round trip that runs no tool. Handshake era (``--mode legacy``):
-  ``ping``. Modern protocol 2026-07-28 (``--mode auto``, the default): ``ping`` was removed
-  from the protocol (the server answers JSON-RPC -32601), so the baseline is the modern
-  era's no-op request ``server/discover`` (``ClientSession.send_discover``); the ping
-  error round trip is timed as a reference row. ``--baseline`` overrides the choice.
-- reference rows: ``tools/call`` of an unknown tool name (the server's tools/call path with
-  no tool body) and ``list_files`` on an empty directory (the cheapest real tool);
+- the no-op baseline: a ``tools/call`` that runs no tool body (an unknown tool name: the server
+  goes through authentication, the SDK and its tools/call dispatch, and answers a tool error).
+  ``--baseline ping|discover`` uses a protocol no-op instead: ``ping`` (handshake era; removed
+  in 2026-07-28, where the server answers JSON-RPC -32601) or ``server/discover`` (modern).
+- reference rows: the protocol no-op of the negotiated era (``ping`` or ``server/discover``)
+  and ``list_files`` on an empty directory (the cheapest real tool);
 - ``get_notebook_info`` and the edits ``append_markdown_cell`` and ``overwrite_cell_source``
   (alternating between two sources, so every call changes text) on a small notebook;
 - ``read_all_cells`` on a 1,000-cell notebook (code cells with a small stream output, and
@@ -529,7 +528,7 @@ async def benchmark(server: JupyterServer, args: argparse.Namespace, spy: PySpy)
             version = client.protocol_version
             modern = version in MODERN_PROTOCOL_VERSIONS
             print(f"MCP session: mode={args.mode}, negotiated protocol {version}")
-            baseline_kind = args.baseline or ("discover" if modern else "ping")
+            baseline_kind = args.baseline or "tool"
 
             async def ping(_: int) -> Any:
                 try:
@@ -540,10 +539,15 @@ async def benchmark(server: JupyterServer, args: argparse.Namespace, spy: PySpy)
             async def discover(_: int) -> Any:
                 return await client.session.send_discover(version)
 
+            async def no_tool(_: int) -> Any:
+                return tool_error_expected(await client.call_tool("no_such_tool", {}))
+
             baseline_label = {
+                "tool": "no-op baseline: tools/call, no tool body",
                 "ping": "no-op baseline: ping" + (" (answered -32601: ping is removed in 2026-07-28)" if modern else ""),
                 "discover": "no-op baseline: server/discover",
             }[baseline_kind]
+            baseline_call = {"tool": no_tool, "ping": ping, "discover": discover}[baseline_kind]
 
             small, big = "edit.ipynb", "big.ipynb"
             await client.list_tools()  # the client validates structured results against these schemas
@@ -555,13 +559,14 @@ async def benchmark(server: JupyterServer, args: argparse.Namespace, spy: PySpy)
             ]["cell_id"]
 
             blocks: list[tuple[str, Callable[[int], Awaitable[Any]], Callable[[Any], None], str]] = [
-                (baseline_label, discover if baseline_kind == "discover" else ping, ignore, "baseline"),
+                (baseline_label, baseline_call, ignore, "baseline"),
             ]
-            if modern and baseline_kind == "discover":
-                blocks.append(("ref: ping (-32601 error round trip)", ping, ignore, "ref"))
+            if baseline_kind != "tool":
+                blocks.append(("ref: tools/call unknown tool", no_tool, ignore, "ref"))
+            if baseline_kind != ("discover" if modern else "ping"):
+                blocks.append(("ref: server/discover" if modern else "ref: ping", discover if modern else ping,
+                               ignore, "ref"))
             blocks += [
-                ("ref: tools/call unknown tool", lambda i: client.call_tool("no_such_tool", {}), tool_error_expected,
-                 "ref"),
                 ("ref: list_files (empty dir)", lambda i: client.call_tool("list_files", {"path": "empty"}), tool_ok,
                  "ref"),
                 ("get_notebook_info", lambda i: client.call_tool("get_notebook_info", {"notebook_path": small}),
@@ -698,8 +703,8 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=200, help="timed calls per operation (default 200)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed calls before each block (default 20)")
     parser.add_argument("--cells", type=int, default=1000, help="cells of the read_all_cells notebook")
-    parser.add_argument("--baseline", choices=["ping", "discover"], default=None,
-                        help="no-op baseline request (default: ping in legacy mode, server/discover in auto mode)")
+    parser.add_argument("--baseline", choices=["tool", "ping", "discover"], default=None,
+                        help="no-op baseline (default: tool = a tools/call with no tool body)")
     parser.add_argument("--raw", action="store_true", help="also replay each block's HTTP requests without the SDK")
     parser.add_argument("--py-spy", type=Path, default=None, metavar="DIR", help="py-spy the server per block")
     parser.add_argument("--server-cprofile", type=Path, default=None, metavar="DIR",

@@ -126,11 +126,11 @@ class MCPExtensionApp(ExtensionApp):
                 ),
             ),
         )
-        tools = [tool for tool in TOOLS if tool.name not in set(self.disabled_tools)]
+        offered = [tool for tool in TOOLS if tool.name not in set(self.disabled_tools)]
         unknown = set(self.disabled_tools) - {tool.name for tool in TOOLS}
         if unknown:
             self.log.warning("MCP: disabled_tools names unknown tools: %s", ", ".join(sorted(unknown)))
-        server = build_mcp_server(tools, services)
+        server = build_mcp_server(offered, services)
         self.live_notebooks = live
         self.notebook_kernels = kernels
         self.session_host = SessionManagerHost(

@@ -13,7 +13,7 @@ _TEXT_MIMES = ("text/plain", "text/markdown", "application/json", "text/latex")
 
 
 def strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text)
+    return _ANSI.sub("", text) if "\x1b" in text else text
 
 
 def cap_text(text: str, max_chars: int) -> tuple[str, int]:

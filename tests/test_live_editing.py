@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -95,7 +96,8 @@ class Peer:
         self.channel = channel
         self.room_id = room_id
         self._changed = asyncio.Event()
-        nb.ycells.observe_deep(lambda events: self._changed.set())
+        # Kept, like the observed object (nb keeps ycells): see Deltas.
+        self._subscription = nb.ycells.observe_deep(lambda events: self._changed.set())
 
     def sources(self) -> list[str]:
         return [str(cell["source"]) for cell in self.nb.ycells]
@@ -222,9 +224,18 @@ class Server:
         (app,) = self.serverapp.extension_manager.extension_apps["jupyter_mcp_ext"]
         return app.live_notebooks
 
-    def disk_sources(self, path: str) -> list[str]:
+    def disk_sources(self, path: str) -> list[str] | None:
+        """Sources of the cells in the file, or None while a save is writing it.
+
+        Jupyter's atomic writing keeps a backup copy but writes the file itself in place,
+        so a reader can see it empty or half-written for a moment.
+        """
+        try:
+            cells = read_disk(self.root, path)["cells"]
+        except json.JSONDecodeError:
+            return None
         # nbformat writes multi-line sources as lists of lines; read_disk gives the raw JSON.
-        return [_joined(cell["source"]) for cell in read_disk(self.root, path)["cells"]]
+        return [_joined(cell["source"]) for cell in cells]
 
 
 def _joined(source: str | list[str]) -> str:
@@ -292,7 +303,8 @@ class Deltas(list):
 
     def __init__(self, ytext: Text) -> None:
         super().__init__()
-        # pycrdt drops the subscription with the Python object observed: keep both.
+        # Kept: a Text taken from a cell is a new Python object each time, and its observer
+        # stops firing once neither that object nor the Subscription is referenced.
         self._ytext = ytext
         self._subscription = ytext.observe(lambda event: self.extend(dict(op) for op in event.delta))
 
@@ -433,37 +445,34 @@ CLOSE_QUICKLY_SAVE_LATE = {
 async def test_agent_edit_made_right_before_its_room_closes_is_saved_to_disk(
     make_notebook, mcp_client, browser, server
 ):
-    path = make_notebook("closing.ipynb", [("code", "x = 1")])
+    path = make_notebook("closing.ipynb", [("code", "x = 1"), ("code", "y = 2")])
     room_id = server.room_id(path)
     live = server.live_notebooks
     assert live.idle_close_delay == 0.3
     async with mcp_client() as client:
-        await call(client, "append_code_cell", notebook_path=path, source="y = 2")
+        # One call only: on a loaded machine 0.3 s between two calls happens, and a second call
+        # would then race the close (covered by its own test at the end).
         await call(client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 100")
-        assert room_id in server.rooms
-        # Not saved yet (the check and the read happen with no await between them, so the
-        # extension cannot have started closing — and saving — the room in between).
+        # Not saved yet, unless the extension already started closing the room (the check and
+        # the read happen with no await between them: it cannot start in between).
         if room_id in live._owned:
-            assert server.disk_sources(path) == ["x = 1"]
+            assert server.disk_sources(path) == ["x = 1", "y = 2"]
 
-        await eventually(lambda: room_id not in server.rooms, "the extension closed the idle room", timeout=10)
-        # Saved before the room was deleted: no waiting for the file here.
-        assert server.disk_sources(path) == ["x = 100", "y = 2"]
+    await eventually(lambda: room_id not in server.rooms, "the extension closed the idle room", timeout=10)
+    # Saved before the room was deleted: no waiting for the file here.
+    assert server.disk_sources(path) == ["x = 100", "y = 2"]
 
-        # The room opens again from the file; nothing was lost or duplicated.
-        assert [c["source"] for c in (await call(client, "read_all_cells", notebook_path=path))["cells"]] == [
-            "x = 100", "y = 2"
-        ]
+    # A browser opening the notebook now gets it from the file: nothing lost or duplicated.
     async with browser(path) as peer:
         assert peer.sources() == ["x = 100", "y = 2"]
 
 
 # -- 6. rooms a browser joined -------------------------------------------------------------------------
 
-CLOSE_QUICKLY = {"MCPExtensionApp": {"room_idle_close_delay": 0.5}}
+CLOSE_QUICKLY = {"MCPExtensionApp": {"room_idle_close_delay": 1.0}}
 
 
-@pytest.mark.parametrize("jp_server_config", [CLOSE_QUICKLY], indirect=True, ids=["close-0.5s"])
+@pytest.mark.parametrize("jp_server_config", [CLOSE_QUICKLY], indirect=True, ids=["close-1s"])
 @pytest.mark.parametrize("opened_by", ["agent", "browser"])
 async def test_room_a_browser_joined_stays_open_while_it_is_connected_and_autosave_writes_agent_edits(
     make_notebook, mcp_client, browser, server, opened_by
@@ -473,7 +482,7 @@ async def test_room_a_browser_joined_stays_open_while_it_is_connected_and_autosa
     path = make_notebook("joined.ipynb", [("code", "x = 1")])
     room_id = server.room_id(path)
     delay = server.live_notebooks.idle_close_delay
-    assert delay == 0.5
+    assert delay == 1.0
     async with mcp_client() as client, contextlib.AsyncExitStack() as stack:
         if opened_by == "agent":
             await call(client, "append_code_cell", notebook_path=path, source="y = 2")
@@ -489,15 +498,88 @@ async def test_room_a_browser_joined_stays_open_while_it_is_connected_and_autosa
 
         # Idle for several close delays with the browser connected: the room stays, the same one.
         await call(client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 10")
-        idle_until = time.monotonic() + 4 * delay
+        idle_until = time.monotonic() + 3 * delay
         while time.monotonic() < idle_until:
             assert server.rooms.get(room_id) is room, "the extension closed a room a browser is connected to"
             assert len(room.clients) == 1
             await asyncio.sleep(0.02)
 
-        # Still live both ways, and the agent's edits reach disk through the room's autosave.
+        # Still live, and the agent's edits reach disk through the room's autosave.
         await call(client, "append_code_cell", notebook_path=path, source="z = 3")
         expected = ["x = 10", "y = 2", "z = 3"]
         await peer.wait_until(lambda: peer.sources() == expected, timeout=5)
         await eventually(lambda: server.disk_sources(path) == expected, "autosave wrote the agent's edits")
         assert server.rooms.get(room_id) is room
+
+
+# -- regressions: two defects these tests found in room closing (fixed in 2f08c13) -------------------------
+
+BROWSER_VISIT = {
+    "MCPExtensionApp": {"room_idle_close_delay": 1.0},
+    "YDocExtension": {"document_save_delay": 3, "file_poll_interval": 0.5},
+}
+
+
+@pytest.mark.parametrize("jp_server_config", [BROWSER_VISIT], indirect=True, ids=["close-1s-save-3s"])
+async def test_human_edits_in_a_room_the_agent_opened_reach_disk_after_the_browser_leaves(
+    make_notebook, mcp_client, browser, server
+):
+    """The agent opens a room (reading only), a browser joins it, types, and leaves before the idle
+    delay. The extension used to close that room itself, saving only if the agent had edited, and
+    DocumentRoom.stop() cancelled the pending autosave: the human's last edits never reached disk."""
+    path = make_notebook("visit.ipynb", [("code", "x = 1")])
+    room_id = server.room_id(path)
+    async with mcp_client() as client:
+        await call(client, "read_notebook", notebook_path=path)  # opens the room for the agent; no edit
+        room = server.rooms[room_id]
+        async with browser(path) as peer:
+            joined_the_agents_room = server.rooms.get(room_id) is room
+            (cell_id,) = peer.cell_ids()
+            peer.type_at_end(cell_id, "  # human")
+            await eventually_server_source(client, path, cell_id, lambda s: s == "x = 1  # human")
+        left_before_closing = server.rooms.get(room_id) is room
+
+        def human_edit_on_disk() -> bool:
+            return server.disk_sources(path) == ["x = 1  # human"]
+
+        # Whichever comes first: autosave writes the edit (3 s), or the room goes away.
+        await eventually(lambda: human_edit_on_disk() or room_id not in server.rooms, "a save or a close", timeout=15)
+        saved = human_edit_on_disk()
+    if not (joined_the_agents_room and left_before_closing):
+        pytest.skip("could not stage the visit within the 1 s idle delay (machine too slow)")
+    assert saved, "the room was closed without saving the human's edit: it is lost"
+
+
+CLOSE_QUICKLY_LARGE_NOTEBOOK = {
+    "MCPExtensionApp": {"room_idle_close_delay": 0.3},
+    "YDocExtension": {"document_save_delay": 30, "file_poll_interval": 0.5},
+}
+
+
+@pytest.mark.parametrize("jp_server_config", [CLOSE_QUICKLY_LARGE_NOTEBOOK], indirect=True, ids=["close-0.3s-save-30s"])
+async def test_agent_edit_arriving_while_its_room_closes_is_saved_when_the_new_room_closes(
+    make_notebook, mcp_client, server
+):
+    """A call arriving while the extension saves and deletes its idle room used to see the room as
+    existing and not owned, then get a NEW room (after the room lock) that nobody tracked: never
+    closed, and its edit left to autosave (30 s here)."""
+    # A large cell makes the extension's save before closing take long enough for a call to arrive during it.
+    large = "\n".join(f"value_{i} = {'x' * 200!r}" for i in range(40000))
+    path = make_notebook("large.ipynb", [("code", "x = 1"), ("code", large)])
+    room_id = server.room_id(path)
+    live = server.live_notebooks
+    async with mcp_client() as client:
+        await call(client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 2")
+        # The extension stops tracking the room when it starts closing it (then it saves, then deletes).
+        await eventually(lambda: room_id not in live._owned, "the extension starts closing the room", interval=0.001)
+        closing_room = server.rooms.get(room_id)
+        await call(client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 3")
+        raced = closing_room is not None and server.rooms.get(room_id) is not closing_room
+        with contextlib.suppress(AssertionError):
+            await eventually(lambda: room_id not in server.rooms, "the extension closes the new room", timeout=3)
+        closed = room_id not in server.rooms
+        sources = server.disk_sources(path)
+    if not raced:
+        pytest.skip("the call did not arrive while the room was closing")
+    assert closed, "the room opened for the call that raced the close is never closed"
+    assert sources is not None and sources[0] == "x = 3", "the agent's edit is not on disk"
