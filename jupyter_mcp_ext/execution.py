@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_ydoc import YNotebook
-from pycrdt import Map, Text
+from pycrdt import Array, Map, Text
 
 from .cells import find_index
 from .notebooks import AGENT_ORIGIN
@@ -52,6 +52,32 @@ def _youtput(output: dict[str, Any]) -> Map:
     return Map(value)
 
 
+def _merge_plain(last: dict[str, Any], output: dict[str, Any]) -> bool:
+    if last.get("output_type") == "stream" and last.get("name") == output["name"]:
+        last["text"] += output["text"]
+        return True
+    return False
+
+
+def _merge_live(last: Map, output: dict[str, Any]) -> bool:
+    text = last.get("text")
+    if last.get("output_type") == "stream" and last.get("name") == output["name"] and isinstance(text, Text):
+        text += output["text"]  # appended in place: the Text keeps its identity
+        return True
+    return False
+
+
+def _append(outputs: Any, displays: dict[str, list[int]], output: dict[str, Any], display_id: str | None,
+            merge: Any) -> None:
+    """Append ``output`` to a list of outputs (plain or live), merging consecutive streams of one name."""
+    count = len(outputs)
+    if output["output_type"] == "stream" and count and merge(outputs[count - 1], output):
+        return
+    if display_id:
+        displays.setdefault(display_id, []).append(count)
+    outputs.append(_youtput(output) if isinstance(outputs, Array) else output)
+
+
 @dataclass
 class CellOutputs:
     """The outputs of one running cell: applied to the live cell and mirrored as plain dicts."""
@@ -60,7 +86,8 @@ class CellOutputs:
     index_hint: int | None = None  # where the cell was last found: checked first
     outputs: list[dict[str, Any]] = field(default_factory=list)
     clear_pending: bool = False  # clear_output(wait=True): clear when the next output arrives
-    displays: dict[str, list[int]] = field(default_factory=dict)  # display_id -> output positions
+    displays: dict[str, list[int]] = field(default_factory=dict)  # display_id -> positions in the mirror
+    live_displays: dict[str, list[int]] = field(default_factory=dict)  # display_id -> positions in the cell
     cell_lost: bool = False  # the person deleted the cell while it ran
 
     def _find(self, nb: YNotebook) -> Map | None:
@@ -95,6 +122,7 @@ class CellOutputs:
     def _clear(self, youtputs: Any) -> None:
         self.outputs.clear()
         self.displays.clear()
+        self.live_displays.clear()
         self.clear_pending = False
         if youtputs is not None and len(youtputs):
             youtputs.clear()
@@ -110,30 +138,22 @@ class CellOutputs:
         output = nbformat_output(msg)
         if output is None:
             return
+        display_id = msg["content"].get("transient", {}).get("display_id")
         if kind == "update_display_data":
-            display_id = msg["content"].get("transient", {}).get("display_id")
             for position in self.displays.get(display_id, []):
                 if position < len(self.outputs):
                     self.outputs[position].update(data=output["data"], metadata=output["metadata"])
-                    if youtputs is not None and position < len(youtputs):
-                        youtputs[position]["data"] = output["data"]
-                        youtputs[position]["metadata"] = output["metadata"]
+            for position in self.live_displays.get(display_id, []) if youtputs is not None else ():
+                if position < len(youtputs):
+                    youtputs[position]["data"] = output["data"]
+                    youtputs[position]["metadata"] = output["metadata"]
             return
         if self.clear_pending:
             self._clear(youtputs)
-        last = self.outputs[-1] if self.outputs else None
-        if kind == "stream" and last is not None and last["output_type"] == "stream" and last["name"] == output["name"]:
-            last["text"] += output["text"]
-            if youtputs is not None and len(youtputs):
-                ytext = youtputs[len(youtputs) - 1]["text"]
-                ytext += output["text"]
-            return
-        display_id = msg["content"].get("transient", {}).get("display_id")
-        if display_id:
-            self.displays.setdefault(display_id, []).append(len(self.outputs))
-        self.outputs.append(output)
+        _append(self.outputs, self.displays, output, display_id, _merge_plain)
         if youtputs is not None:
-            youtputs.append(_youtput(output))
+            # Decided from the live outputs, not the mirror: a person may have cleared them meanwhile.
+            _append(youtputs, self.live_displays, output, display_id, _merge_live)
 
     def finish(self, nb: YNotebook | None, execution_count: int | None) -> None:
         """Set the execution count and state idle."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,8 +24,11 @@ EXECUTE = ("execute", "kernels")
 KERNEL_WRITE = ("write", "kernels")
 KERNEL_READ = ("read", "kernels")
 
-# Clients with idle timeouts drop calls after minutes of silence: a long run reports at least this often.
-HEARTBEAT_SECONDS = 15.0
+# A run reports progress at least this often, output or not: clients with idle timeouts keep waiting.
+HEARTBEAT_SECONDS = 1.0
+
+# How a run reports progress: (seconds the cell has run, message).
+Progress = Callable[[float, str], Awaitable[None]]
 
 STATUS_TEXT = {
     "ok": "ran",
@@ -75,15 +78,23 @@ def _timeout(call: Call, requested: float | None) -> float:
     return requested
 
 
+def _seconds_progress(call: Call) -> Progress:
+    """Progress of one run: the seconds it has run (no total)."""
+
+    async def report(elapsed: float, message: str) -> None:
+        await call.progress(elapsed, None, message)
+
+    return report
+
+
 @contextlib.asynccontextmanager
-async def _heartbeat(call: Call, label: str) -> AsyncIterator[None]:
+async def _heartbeat(report: Progress, label: str) -> AsyncIterator[None]:
     started = time.monotonic()
 
     async def beat() -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
-            if call.report_progress is not None:
-                await call.report_progress(time.monotonic() - started, None, f"{label}: still running")
+            await report(time.monotonic() - started, f"{label}: running for {time.monotonic() - started:.0f} s")
 
     task = asyncio.create_task(beat())
     try:
@@ -98,7 +109,14 @@ async def _kernel_id(call: Call, path: str, kernel_name: str | None) -> str:
 
 
 async def run_cell(
-    call: Call, path: str, cell_id: str, timeout: float, *, index_hint: int | None = None, inserted: bool = False
+    call: Call,
+    path: str,
+    cell_id: str,
+    timeout: float,
+    *,
+    index_hint: int | None = None,
+    inserted: bool = False,
+    report: Progress | None = None,
 ) -> CellRun:
     """Run one code cell, writing its state and outputs into the live cell as they arrive.
 
@@ -106,6 +124,7 @@ async def run_cell(
     (an ``inserted`` cell was created running and empty already).
     """
     live, kernels = call.services.notebooks, call.services.kernels
+    report = report or _seconds_progress(call)
     sink = CellOutputs(cell_id, index_hint=index_hint)
     async with live.document(path, edit=True) as nb:
         index = cells.index_of(nb, cell_id, index_hint)
@@ -133,9 +152,9 @@ async def run_cell(
         async def on_messages(batch: list[dict[str, Any]]) -> None:
             async with live.document(path, edit=True) as nb:
                 sink.apply(nb, batch)
-            await call.progress(time.monotonic() - started, None, f"cell {cell_id}: {len(sink.outputs)} output(s)")
+            await report(time.monotonic() - started, f"cell {cell_id}: {len(sink.outputs)} output(s)")
 
-        async with _heartbeat(call, f"cell {cell_id}"):
+        async with _heartbeat(report, f"cell {cell_id}"):
             reply = await runner.execute(
                 source, on_messages=on_messages, timeout=timeout, interrupt=lambda: kernels.interrupt(kernel_id)
             )
@@ -263,10 +282,9 @@ async def execute_with_progress(call: Call, p: ExecuteRangeParams) -> ToolOutput
             entries.append(RangeEntry(cell_index=None, cell_id=cell_id, status="skipped", execution_count=None,
                                       summary="not run: an earlier cell failed"))
             continue
-        if call.report_progress is not None:
-            await call.report_progress(done, len(targets), f"running cell {done + 1} of {len(targets)}")
+        await call.progress(done, len(targets), f"running cell {done + 1} of {len(targets)}", milestone=True)
         try:
-            run = await run_cell(call, path, cell_id, timeout)
+            run = await run_cell(call, path, cell_id, timeout, report=_range_progress(call, done, len(targets)))
         except ToolError as error:  # the person deleted the cell before its turn
             entries.append(RangeEntry(cell_index=None, cell_id=cell_id, status="skipped", execution_count=None,
                                       summary=str(error)))
@@ -277,8 +295,7 @@ async def execute_with_progress(call: Call, p: ExecuteRangeParams) -> ToolOutput
                                   execution_count=run.result.execution_count, summary=summary[:200]))
         if run.result.status != "ok" and p.stop_on_error:
             stopped = True
-    if call.report_progress is not None:
-        await call.report_progress(len(targets), len(targets), "done")
+    await call.progress(len(targets), len(targets), "done", milestone=True)
     failed = sum(e.status not in ("ok", "skipped") for e in entries)
     result = ExecuteRangeResult(notebook_path=path, cells=entries, ran=sum(e.status != "skipped" for e in entries),
                                 failed=failed, stopped_early=stopped)
@@ -288,6 +305,15 @@ async def execute_with_progress(call: Call, p: ExecuteRangeParams) -> ToolOutput
               + (f" ({e.execution_count})" if e.execution_count is not None else "")
               + (f": {e.summary}" if e.summary else "") for e in entries]
     return result, "\n".join(lines)
+
+
+def _range_progress(call: Call, done: int, total: int) -> Progress:
+    """Progress inside a range: cells done plus a fraction (below one) that grows while a cell runs."""
+
+    async def report(elapsed: float, message: str) -> None:
+        await call.progress(done + elapsed / (elapsed + 10), total, message)
+
+    return report
 
 
 class ExecuteCodeParams(NotebookParams, TimeoutParams):
@@ -318,7 +344,7 @@ async def execute_code(call: Call, p: ExecuteCodeParams) -> ToolOutput:
     async def on_messages(batch: list[dict[str, Any]]) -> None:
         sink.apply(None, batch)
 
-    async with _heartbeat(call, "code"):
+    async with _heartbeat(_seconds_progress(call), "code"):
         reply = await kernels.runner(kernel_id).execute(
             p.code, on_messages=on_messages, timeout=timeout, store_history=False,
             interrupt=lambda: kernels.interrupt(kernel_id),

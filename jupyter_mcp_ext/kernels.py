@@ -32,6 +32,9 @@ OnMessage = Callable[[list[dict[str, Any]]], Awaitable[None]]
 # fast execution): fewer edits of the shared document, unnoticeable to a person watching.
 OUTPUT_HOLD = 0.05
 
+# After the execute reply, the kernel's IOPub "idle" normally follows within milliseconds.
+IDLE_AFTER_REPLY = 5.0
+
 
 @dataclass
 class KernelReply:
@@ -65,19 +68,46 @@ class KernelRunner:
         self._waiters: dict[str, _Waiter] = {}
         self._readers: list[asyncio.Task] = []
         self._restarted = asyncio.Event()
-        self._ready = False
+        self._started = False
+        self._synced_with: Any = None  # the manager's `ready` future of the kernel process IOPub is synced with
 
     async def start(self) -> None:
-        if self._ready:
-            return
-        self.client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
-        await self.client.wait_for_ready(timeout=60)  # also proves IOPub is subscribed
-        self._readers = [
-            asyncio.create_task(self._route(self.client.get_iopub_msg, "iopub")),
-            asyncio.create_task(self._route(self.client.get_shell_msg, "shell")),
-        ]
-        self.manager.add_restart_callback(self._on_restart, "restart")
-        self._ready = True
+        """Connect (once), and make sure IOPub receives this kernel process's messages.
+
+        A kernel process started anew (restarted by anyone, or after it died) republishes on
+        IOPub only once the subscription has reconnected: without a new handshake the first
+        execution's outputs would be lost.
+        """
+        if not self._started:
+            self.client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
+            self._readers = [
+                asyncio.create_task(self._route(self.client.get_iopub_msg, "iopub")),
+                asyncio.create_task(self._route(self.client.get_shell_msg, "shell")),
+            ]
+            self.manager.add_restart_callback(self._on_restart, "restart")
+            self._started = True
+        ready = self.manager.ready
+        if ready is not self._synced_with:
+            await asyncio.wait_for(asyncio.wrap_future(ready) if not asyncio.isfuture(ready) else ready, 60)
+            await self._sync_iopub()
+            self._synced_with = ready
+
+    async def _sync_iopub(self, timeout: float = 30) -> None:
+        """Send kernel_info until an IOPub message answers it: the subscription is live."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg_id = self.client.kernel_info()
+            waiter = self._waiters[msg_id] = _Waiter()
+            try:
+                while True:
+                    channel, _ = await asyncio.wait_for(waiter.queue.get(), 0.25)
+                    if channel == "iopub":
+                        return
+            except asyncio.TimeoutError:
+                continue
+            finally:
+                del self._waiters[msg_id]
+        raise ToolError(f"Kernel {self.kernel_id} does not answer on IOPub (waited {timeout:g} s).")
 
     def _on_restart(self) -> None:
         self._restarted.set()
@@ -104,7 +134,8 @@ class KernelRunner:
         with contextlib.suppress(Exception):
             self.manager.remove_restart_callback(self._on_restart, "restart")
         self.client.stop_channels()
-        self._ready = False
+        self._started = False
+        self._synced_with = None
 
     async def execute(
         self,
@@ -121,6 +152,8 @@ class KernelRunner:
         execution starts clean and never receives this one's outputs.
         """
         async with self.lock:
+            if not await ensure_async(self.manager.is_alive()):
+                return KernelReply("died", None, "The kernel is not running (it died): nothing ran.")
             await self.start()
             self._restarted.clear()
             msg_id = self.client.execute(code, store_history=store_history, allow_stdin=False, stop_on_error=True)
@@ -158,6 +191,7 @@ class KernelRunner:
         timed_out = False
         held: list[dict[str, Any]] = []
         held_since = 0.0
+        replied_at = 0.0
         while True:
             wait = 0.5 if not held else max(0.0, held_since + OUTPUT_HOLD - time.monotonic())
             try:
@@ -169,7 +203,7 @@ class KernelRunner:
                 pending.append(waiter.queue.get_nowait())
             for channel, msg in pending:
                 if channel == "shell":
-                    reply = msg
+                    reply, replied_at = msg, time.monotonic()
                 elif msg["msg_type"] == "status":
                     idle = idle or msg["content"].get("execution_state") == "idle"
                 elif msg["msg_type"] != "execute_input":
@@ -181,6 +215,11 @@ class KernelRunner:
                 status = "timeout" if timed_out else content.get("status", "error")
                 return KernelReply(status, content.get("execution_count"), "", tail=held)
             now = time.monotonic()
+            if reply is not None and now - replied_at > IDLE_AFTER_REPLY:
+                # The kernel answered but its IOPub never said idle: do not wait for the timeout.
+                content = reply["content"]
+                return KernelReply(content.get("status", "error"), content.get("execution_count"),
+                                   "The kernel's outputs may be incomplete (its IOPub went quiet).", tail=held)
             if held and now - held_since >= OUTPUT_HOLD:
                 batch, held = held, []
                 await on_messages(batch)
@@ -258,7 +297,10 @@ class NotebookKernels:
         await ensure_async(self.kernels.interrupt_kernel(kernel_id))
 
     async def restart(self, kernel_id: str) -> None:
-        await ensure_async(self.kernels.restart_kernel(kernel_id))
+        """Restart, and return once the new kernel process answers (as JupyterLab's restart does)."""
+        answered = await ensure_async(self.kernels.restart_kernel(kernel_id))
+        if asyncio.isfuture(answered):
+            await asyncio.wait_for(answered, timeout=60)
 
     async def stop(self) -> None:
         for runner in list(self._runners.values()):

@@ -54,16 +54,25 @@ class Call:
     handler: Any  # the request handler the authorizer is asked with
     report_progress: Callable[[float, float | None, str | None], Awaitable[None]] | None = None
     _last_progress: float = field(default=float("-inf"), init=False)
+    _last_value: float = field(default=float("-inf"), init=False)
 
     # Progress notifications are throttled to a few per second; clients drop nothing but need no more.
     PROGRESS_INTERVAL = 0.25
 
-    async def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:
-        """Tell the client how far the call is (only if it asked for progress)."""
+    async def progress(
+        self, done: float, total: float | None = None, message: str | None = None, *, milestone: bool = False
+    ) -> None:
+        """Tell the client how far the call is (only if it asked for progress).
+
+        Reports come at most every PROGRESS_INTERVAL, except milestones (a step begins or ends).
+        Values only ever increase (the protocol requires it): a lower one is not sent.
+        """
         now = time.monotonic()
-        if self.report_progress is None or now - self._last_progress < self.PROGRESS_INTERVAL:
+        if self.report_progress is None or (not milestone and now - self._last_progress < self.PROGRESS_INTERVAL):
             return
-        self._last_progress = now
+        if done <= self._last_value:
+            return
+        self._last_progress, self._last_value = now, done
         await self.report_progress(done, total, message)
 
     async def authorize(self, action: str, resource: str) -> None:
