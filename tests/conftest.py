@@ -16,14 +16,16 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+pytest_plugins = ["pytest_jupyter.jupyter_server", "peer"]  # peer: the `browser` fixture
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
 @pytest.fixture
-def jp_server_config() -> dict[str, Any]:
-    return {
+def jp_server_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The server's configuration. A test changes traits by parametrizing ``jp_server_config``
+    indirectly with ``{section: {trait: value}}``."""
+    config: dict[str, Any] = {
         "ServerApp": {
             "jpserver_extensions": {
                 "jupyter_mcp_ext": True,
@@ -33,6 +35,9 @@ def jp_server_config() -> dict[str, Any]:
         },
         "YDocExtension": {"document_save_delay": 0.2, "file_poll_interval": 0.5},
     }
+    for section, values in getattr(request, "param", {}).items():
+        config.setdefault(section, {}).update(values)
+    return config
 
 
 @pytest.fixture(autouse=True)

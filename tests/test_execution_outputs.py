@@ -15,7 +15,6 @@ from conftest import call, call_error
 from execution_helpers import (
     TINY_JPEG, count_of, peer_cell, result_texts, stream_text, structured_texts, tiny_png, until,
 )
-from test_live_editing import browser  # noqa: F401  (the browser stand-in fixture)
 from tool_helpers import wait_for_disk
 
 # -- 8. progress -----------------------------------------------------------------------------------------

@@ -15,18 +15,9 @@ MAX_OUTPUT_CHARS = 80
 
 
 @pytest.fixture
-def jp_server_config() -> dict[str, Any]:
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {
-                "jupyter_mcp_ext": True,
-                "jupyter_server_ydoc": True,
-                "jupyter_server_fileid": True,
-            },
-        },
-        "YDocExtension": {"document_save_delay": 0.2, "file_poll_interval": 0.5},
-        "MCPExtensionApp": {"max_output_chars": MAX_OUTPUT_CHARS, "disabled_tools": ["delete_cell"]},
-    }
+def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
+    jp_server_config["MCPExtensionApp"] = {"max_output_chars": MAX_OUTPUT_CHARS, "disabled_tools": ["delete_cell"]}
+    return jp_server_config
 
 
 LONG_STREAM = "".join(f"line {i:03d}\n" for i in range(50))  # 450 characters
