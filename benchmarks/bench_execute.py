@@ -614,7 +614,7 @@ async def concurrent(server: JupyterServer, root: Path, args: argparse.Namespace
             if "MARK-" not in source:
                 continue
             marker = source.split("'")[1]
-            owner = int(marker.split("-c")[1].split("-")[0])
+            owner = int(marker.rsplit("-c", 1)[1].split("-")[0])  # (the random tag may contain "-c")
             if owner != c or tag not in marker:
                 misplaced.append(f"{marker} in {p}")
                 continue

@@ -17,6 +17,7 @@ from . import cells
 from .errors import ToolError
 from .execution import CellOutputs
 from .kernels import KernelReply
+from .notebooks import AGENT_ORIGIN
 from .outputs import OutputLimits, execution_content, summarize_output
 from .toolkit import WRITE, Call, CellParams, NotebookParams, NotebookResult, Params, Result, ToolOutput, tool
 
@@ -160,8 +161,9 @@ async def run_cell(
             )
     finally:
         async with live.document(path, edit=True) as nb:
-            sink.apply(nb, reply.tail)
-            sink.finish(nb, reply.execution_count)
+            with nb.ydoc.transaction(origin=AGENT_ORIGIN):  # last outputs and the count: one update
+                sink.apply(nb, reply.tail)
+                sink.finish(nb, reply.execution_count)
             final_index = None if sink.cell_lost else sink.index_hint
     notes = [reply.message] if reply.message else []
     if reply.status == "timeout":
