@@ -97,17 +97,16 @@ class CellOutputs:
             return None
         return nb.ycells[self.index_hint]
 
-    def start(self, nb: YNotebook) -> bool:
-        """Mark the cell running with no outputs ([*] in JupyterLab); False if the cell is gone."""
+    def start(self, nb: YNotebook) -> None:
+        """Mark the cell running with no outputs ([*] in JupyterLab)."""
         with nb.ydoc.transaction(origin=AGENT_ORIGIN):
             ycell = self._find(nb)
             if ycell is None:
-                return False
+                return
             if len(ycell["outputs"]):
                 ycell["outputs"].clear()
             ycell["execution_count"] = None
             ycell["execution_state"] = "running"
-        return True
 
     def apply(self, nb: YNotebook | None, messages: list[dict[str, Any]]) -> None:
         """Apply IOPub messages to the mirror and (if the cell still exists) to the live cell."""
