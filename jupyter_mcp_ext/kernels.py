@@ -93,21 +93,22 @@ class KernelRunner:
             self._synced_with = ready
 
     async def _sync_iopub(self, timeout: float = 30) -> None:
-        """Send kernel_info until an IOPub message answers it: the subscription is live."""
+        """Send kernel_info until both its reply (shell) and an IOPub message answer it: both live."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             msg_id = self.client.kernel_info()
             waiter = self._waiters[msg_id] = _Waiter()
+            seen: set[str] = set()
             try:
-                while True:
+                while seen != {"shell", "iopub"}:
                     channel, _ = await asyncio.wait_for(waiter.queue.get(), 0.25)
-                    if channel == "iopub":
-                        return
+                    seen.add(channel)
+                return
             except asyncio.TimeoutError:
                 continue
             finally:
                 del self._waiters[msg_id]
-        raise ToolError(f"Kernel {self.kernel_id} does not answer on IOPub (waited {timeout:g} s).")
+        raise ToolError(f"Kernel {self.kernel_id} does not answer (waited {timeout:g} s).")
 
     def _on_restart(self) -> None:
         self._restarted.set()
