@@ -251,12 +251,6 @@ async def test_restart_kernel_keeps_the_session_and_kernel_id_and_clears_variabl
     assert counted["status"] == "ok" and counted["execution_count"] == 1  # a fresh kernel counts from 1
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="KNOWN DEFECT (open in issue 3): under load, now and then an execute request sent right after a "
-    "restart gets no reply from the new kernel process although IOPub answered the handshake; the call then "
-    "ends at its timeout (interrupt + settle) instead of returning at once.",
-)
 async def test_execution_right_after_restart_kernel_gets_its_outputs(make_notebook, mcp_client):
     path = make_notebook("restart_race.ipynb")
     async with mcp_client() as client:
