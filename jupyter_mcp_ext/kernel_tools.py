@@ -368,11 +368,20 @@ class KernelActionResult(NotebookResult):
     execution_state: str
 
 
-async def _existing_kernel(call: Call, path: str) -> str:
+async def _act_on_kernel(
+    call: Call, p: NotebookParams, action: Callable[[str], Awaitable[None]], done: str
+) -> ToolOutput:
+    """Apply ``action`` to the kernel of the notebook's session; ``done`` describes it afterwards."""
+    path = await call.notebook(p.notebook_path)
     session = await call.services.kernels.find_session(path)
     if session is None:
         raise ToolError(f"{path!r} has no running kernel (run a cell to start one).")
-    return session["kernel"]["id"]
+    kernel_id = session["kernel"]["id"]
+    await action(kernel_id)
+    state = call.services.kernels.state(kernel_id)
+    return KernelActionResult(notebook_path=path, kernel_id=kernel_id, execution_state=state), (
+        done.format(kernel_id=kernel_id, path=path)
+    )
 
 
 @tool("interrupt_kernel", params=NotebookParams, result=KernelActionResult, permission=KERNEL_WRITE,
@@ -380,13 +389,7 @@ async def _existing_kernel(call: Call, path: str) -> str:
 async def interrupt_kernel(call: Call, p: NotebookParams) -> ToolOutput:
     """Interrupt the notebook's kernel (like the stop button): the running cell stops with KeyboardInterrupt;
     variables are kept."""
-    path = await call.notebook(p.notebook_path)
-    kernel_id = await _existing_kernel(call, path)
-    await call.services.kernels.interrupt(kernel_id)
-    state = call.services.kernels.state(kernel_id)
-    return KernelActionResult(notebook_path=path, kernel_id=kernel_id, execution_state=state), (
-        f"Interrupted kernel {kernel_id} of {path}."
-    )
+    return await _act_on_kernel(call, p, call.services.kernels.interrupt, "Interrupted kernel {kernel_id} of {path}.")
 
 
 @tool("restart_kernel", params=NotebookParams, result=KernelActionResult, permission=KERNEL_WRITE,
@@ -394,12 +397,8 @@ async def interrupt_kernel(call: Call, p: NotebookParams) -> ToolOutput:
 async def restart_kernel(call: Call, p: NotebookParams) -> ToolOutput:
     """Restart the notebook's kernel: all variables are lost; the notebook's session keeps the same kernel
     id, so JupyterLab stays connected. Use after the kernel died or to start clean."""
-    path = await call.notebook(p.notebook_path)
-    kernel_id = await _existing_kernel(call, path)
-    await call.services.kernels.restart(kernel_id)
-    state = call.services.kernels.state(kernel_id)
-    return KernelActionResult(notebook_path=path, kernel_id=kernel_id, execution_state=state), (
-        f"Restarted kernel {kernel_id} of {path}; all variables were cleared."
+    return await _act_on_kernel(
+        call, p, call.services.kernels.restart, "Restarted kernel {kernel_id} of {path}; all variables were cleared."
     )
 
 
