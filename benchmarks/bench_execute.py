@@ -63,11 +63,9 @@ import json
 import os
 import platform
 import secrets
-import shutil
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 import urllib.request
 import warnings
@@ -91,10 +89,10 @@ from bench_tools import (  # noqa: E402  (the shared server, profiling and stati
     PySpy,
     ServerProfiler,
     Stats,
+    check_py_spy,
     extension_revision,
     process_cpu_seconds,
-    start_server,
-    stop_server,
+    running_server,
 )
 
 EXEC_MARGIN_MS = 2.0  # insert_execute_code_cell median <= raw kernel median + no-op median + this
@@ -907,37 +905,9 @@ def main() -> int:
     warnings.simplefilter("ignore")  # send_ping is deprecated in SDK 2.x; it is what the handshake era has
 
     print_environment(args)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-exec-"))
-    root = tmp / "root"
-    root.mkdir()
-    server: JupyterServer | None = None
-    ok = False
-    try:
-        if args.server_cprofile:
-            args.server_cprofile = args.server_cprofile.resolve()
-            args.server_cprofile.mkdir(parents=True, exist_ok=True)
-        if args.py_spy:
-            args.py_spy.mkdir(parents=True, exist_ok=True)
-            if not shutil.which("py-spy"):
-                parser.error("--py-spy needs py-spy on PATH (pip install py-spy)")
-        t0 = time.perf_counter()
-        server = start_server(tmp, root, args.server_cprofile, args.server_arg)
-        print(f"Jupyter server pid {server.proc.pid} at {server.url} answered /api/status after "
-              f"{time.perf_counter() - t0:.1f} s; settling {args.settle:.0f} s", flush=True)
-        time.sleep(args.settle)
+    check_py_spy(parser, args)
+    with running_server(args, "bench-exec-") as (server, root):
         ok = asyncio.run(benchmark(server, root, args))
-    except BaseException:
-        if server is not None:
-            print(f"--- server log (tail) ---\n{server.log_tail()}", file=sys.stderr)
-        raise
-    finally:
-        if server is not None:
-            stop_server(server)
-            print(f"Server stopped (exit code {server.proc.returncode}).")
-        if args.keep:
-            print(f"Kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     return 0 if ok else 1
 
 

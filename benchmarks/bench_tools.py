@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import cProfile
 import gc
 import io
@@ -64,7 +65,7 @@ import time
 import urllib.error
 import urllib.request
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -678,6 +679,54 @@ def extension_revision() -> str:
     return f"{package} at commit {head}" + (f" + {len(dirty)} uncommitted file change(s)" if dirty else "")
 
 
+def check_py_spy(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.py_spy:
+        args.py_spy.mkdir(parents=True, exist_ok=True)
+        if not shutil.which("py-spy"):
+            parser.error("--py-spy needs py-spy on PATH (pip install py-spy)")
+
+
+@contextlib.contextmanager
+def running_server(
+    args: argparse.Namespace, prefix: str, prepare_root: Callable[[Path], None] | None = None
+) -> Iterator[tuple[JupyterServer, Path]]:
+    """A Jupyter server on a fresh temporary root (``prepare_root`` fills it first), settled.
+
+    On failure the server log's tail is printed; the server is always stopped and the temporary
+    directory removed (unless ``--keep``).
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    root = tmp / "root"
+    root.mkdir()
+    server: JupyterServer | None = None
+    try:
+        if prepare_root is not None:
+            prepare_root(root)
+        if args.server_cprofile:
+            args.server_cprofile = args.server_cprofile.resolve()
+            args.server_cprofile.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        server = start_server(tmp, root, args.server_cprofile, args.server_arg)
+        if args.server_arg:
+            print("Extra server arguments: " + " ".join(args.server_arg))
+        print(f"Jupyter server pid {server.proc.pid} at {server.url} answered /api/status after "
+              f"{time.perf_counter() - t0:.1f} s; settling {args.settle:.0f} s", flush=True)
+        time.sleep(args.settle)  # let start-up work (extension discovery, language servers) finish
+        yield server, root
+    except BaseException:
+        if server is not None:
+            print(f"--- server log (tail) ---\n{server.log_tail()}", file=sys.stderr)
+        raise
+    finally:
+        if server is not None:
+            stop_server(server)
+            print(f"Server stopped (exit code {server.proc.returncode}).")
+        if args.keep:
+            print(f"Kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def print_environment(args: argparse.Namespace) -> None:
     def version(dist: str) -> str:
         try:
@@ -723,44 +772,16 @@ def main() -> int:
     warnings.simplefilter("ignore")  # send_ping is deprecated in SDK 2.x; it is what the handshake era has
 
     print_environment(args)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-mcp-"))
-    root = tmp / "root"
-    root.mkdir()
-    server: JupyterServer | None = None
-    ok = False
-    try:
+    check_py_spy(parser, args)
+
+    def prepare(root: Path) -> None:
         sizes = write_notebooks(root, args.cells)
         print(f"Notebooks: big.ipynb {args.cells} cells ({sizes['big.ipynb'] / 1024:.0f} KiB on disk), "
               f"edit.ipynb 10 cells (edits and get_notebook_info)")
-        t0 = time.perf_counter()
-        if args.server_cprofile:
-            args.server_cprofile = args.server_cprofile.resolve()
-            args.server_cprofile.mkdir(parents=True, exist_ok=True)
-        server = start_server(tmp, root, args.server_cprofile, args.server_arg)
-        if args.server_arg:
-            print("Extra server arguments: " + " ".join(args.server_arg))
-        print(f"Jupyter server pid {server.proc.pid} at {server.url} answered /api/status after "
-              f"{time.perf_counter() - t0:.1f} s; settling {args.settle:.0f} s")
-        time.sleep(args.settle)  # let start-up work (extension discovery, language servers) finish
-        if args.py_spy:
-            args.py_spy.mkdir(parents=True, exist_ok=True)
-            if not shutil.which("py-spy"):
-                parser.error("--py-spy needs py-spy on PATH (pip install py-spy)")
-        spy = PySpy(args.py_spy, server.proc.pid)
-        results = asyncio.run(benchmark(server, args, spy))
+
+    with running_server(args, "bench-mcp-", prepare) as (server, _):
+        results = asyncio.run(benchmark(server, args, PySpy(args.py_spy, server.proc.pid)))
         ok = report(results, args)
-    except BaseException:
-        if server is not None:
-            print(f"--- server log (tail) ---\n{server.log_tail()}", file=sys.stderr)
-        raise
-    finally:
-        if server is not None:
-            stop_server(server)
-            print(f"Server stopped (exit code {server.proc.returncode}).")
-        if args.keep:
-            print(f"Kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     return 0 if ok else 1
 
 
