@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from jupyter_server.extension.application import ExtensionApp
+import os
+
+from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
 from jupyter_server.utils import url_path_join
-from traitlets import Float, Int, List, Unicode
+from traitlets import Bool, Float, Int, List, TraitError, Unicode, validate
 
 from . import tools  # noqa: F401  (registers the notebook tools, listed first)
 from . import kernel_tools  # noqa: F401  (registers the execution tools)
+from . import embedding
 from .context import CurrentNotebooks
-from .handlers import MCPHandler
+from .handlers import CurrentNotebookHandler, DemoHandler, MCPHandler
 from .kernel_tools import ExecutionSettings
 from .kernels import NotebookKernels
 from .notebooks import LiveNotebooks
@@ -17,13 +20,18 @@ from .outputs import OutputLimits
 from .server import build_mcp_server
 from .toolkit import TOOLS, Services
 from .transport import SessionManagerHost
+from .ui_events import UIEvents
+
+HERE = os.path.dirname(__file__)
 
 
-class MCPExtensionApp(ExtensionApp):
+class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
     """Serves MCP at ``{base_url}mcp`` on the Jupyter server's own port."""
 
     name = "jupyter_mcp_ext"
     load_other_extensions = True
+    template_paths = [os.path.join(HERE, "templates")]
+    static_paths = [os.path.join(HERE, "static")]
 
     endpoint_path = Unicode(
         "mcp",
@@ -106,14 +114,43 @@ class MCPExtensionApp(ExtensionApp):
         help="""Largest timeout (seconds) an agent may ask for one execution. Defaults to 3600.""",
     )
 
+    allowed_frame_origins = List(
+        Unicode(),
+        default_value=[],
+        config=True,
+        help="""Origins (scheme://host[:port]) of web pages allowed to embed JupyterLab in an
+        <iframe> and to talk to it with postMessage (open a notebook, learn the active one).
+        They are added to the Content-Security-Policy frame-ancestors header and passed to the
+        JupyterLab extension. Defaults to none: only pages of this server's own origin.
+        The embedding page must be same-site with JupyterLab (same host name, any port):
+        browsers do not send Jupyter's login cookie to cross-site iframes.""",
+    )
+
+    @validate("allowed_frame_origins")
+    def _valid_origins(self, proposal: dict) -> list[str]:
+        try:
+            return [embedding.check_origin(origin) for origin in proposal["value"]]
+        except ValueError as error:
+            raise TraitError(f"MCPExtensionApp.allowed_frame_origins: {error}") from None
+
+    demo_page = Bool(
+        True,
+        config=True,
+        help="""Serve the demo page at {base_url}mcp/demo: JupyterLab in an iframe beside buttons
+        that call this server's MCP endpoint with the logged-in user's credentials.""",
+    )
+
     def initialize_settings(self) -> None:
         live = LiveNotebooks(self.serverapp, self.log, idle_close_delay=self.room_idle_close_delay)
+        ui = UIEvents(self.serverapp.event_logger)
+        current = CurrentNotebooks(on_change=ui.current_changed)
         kernels = NotebookKernels(self.serverapp, self.log)
         services = Services(
             serverapp=self.serverapp,
             notebooks=live,
             kernels=kernels,
-            current=CurrentNotebooks(),
+            current=current,
+            ui=ui,
             max_output_chars=self.max_output_chars,
             execution=ExecutionSettings(
                 default_timeout=min(self.execution_timeout, self.max_execution_timeout),
@@ -131,6 +168,13 @@ class MCPExtensionApp(ExtensionApp):
         if unknown:
             self.log.warning("MCP: disabled_tools names unknown tools: %s", ", ".join(sorted(unknown)))
         server = build_mcp_server(offered, services)
+        embedding.configure(
+            self.serverapp.web_app.settings,
+            origins=self.allowed_frame_origins,
+            mcp_path=self._endpoint,
+            log=self.log,
+        )
+        self.services = services
         self.live_notebooks = live
         self.notebook_kernels = kernels
         self.session_host = SessionManagerHost(
@@ -140,13 +184,21 @@ class MCPExtensionApp(ExtensionApp):
             log=self.log,
         )
 
+    @property
+    def _endpoint(self) -> str:
+        return self.endpoint_path.strip("/")
+
     def initialize_handlers(self) -> None:
-        path = url_path_join("/", self.endpoint_path.strip("/"))
+        path = url_path_join("/", self._endpoint)
         self.handlers.append((path, MCPHandler, {"session_host": self.session_host}))
+        self.handlers.append((url_path_join(path, "current-notebook"), CurrentNotebookHandler,
+                              {"services": self.services}))
+        if self.demo_page:
+            self.handlers.append((url_path_join(path, "demo"), DemoHandler, {"mcp_path": self._endpoint}))
 
     @property
     def mcp_url(self) -> str:
-        return url_path_join(self.serverapp.connection_url, self.endpoint_path.strip("/"))
+        return url_path_join(self.serverapp.connection_url, self._endpoint)
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         await self.session_host.start()

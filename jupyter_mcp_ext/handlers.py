@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.utils import url_path_join
 from tornado import web
 
+from .context import API, CurrentNotebook
+from .errors import ToolError
+from .toolkit import Services
 from .transport import SessionManagerHost
 
 AUTH_HELP = (
@@ -35,6 +41,12 @@ def principal(identity_provider: IdentityProvider, user: Any) -> str:
 # The resource the authorizer is asked about before any MCP traffic; each tool then asks
 # for its own permission (contents read/write, kernels execute) on the real resource.
 MCP_RESOURCE = "mcp"
+
+
+async def require_permission(handler: JupyterHandler, action: str, resource: str) -> None:
+    user = handler.current_user
+    if not await ensure_async(handler.authorizer.is_authorized(handler, user, action, resource)):
+        raise web.HTTPError(403, f"User {user.username!r} is not authorized to {action} {resource} on this server.")
 
 
 class MCPHandler(APIHandler):
@@ -64,9 +76,7 @@ class MCPHandler(APIHandler):
             raise
         if self.current_user is None:
             raise web.HTTPError(401, "Authentication required. " + AUTH_HELP)
-        allowed = await ensure_async(self.authorizer.is_authorized(self, self.current_user, "read", MCP_RESOURCE))
-        if not allowed:
-            raise web.HTTPError(403, f"User {self.current_user.username!r} is not authorized to use MCP here.")
+        await require_permission(self, "read", MCP_RESOURCE)
         self.update_api_activity()  # an agent at work keeps the server from being culled as idle
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -99,3 +109,90 @@ class MCPHandler(APIHandler):
     async def delete(self) -> None:
         await self._serve()
 
+
+
+# A window's client id is a UUID; anything much longer is not one of ours.
+_MAX_WINDOW_ID_LENGTH = 100
+
+
+class CurrentNotebookHandler(APIHandler):
+    """``{base_url}mcp/current-notebook``: the user's current notebook, for JupyterLab and platforms.
+
+    GET answers ``{"path", "source", "updated_at", "principal"}``. PUT ``{"path": "a.ipynb" | null,
+    "window": "<client id>", "open": false}`` chooses it: JupyterLab windows send their client id;
+    a platform's backend sends none, and ``"open": true`` also opens the notebook in the user's
+    JupyterLab.
+    """
+
+    def initialize(self, services: Services) -> None:
+        self.services = services
+
+    def _answer(self, who: str, current: CurrentNotebook | None) -> None:
+        state = current.as_json() if current else {"path": None, "source": None, "updated_at": None}
+        self.finish(json.dumps({**state, "principal": who}))
+
+    @web.authenticated
+    async def get(self) -> None:
+        await require_permission(self, "read", MCP_RESOURCE)
+        who = principal(self.identity_provider, self.current_user)
+        self._answer(who, self.services.current.get(who))
+
+    @web.authenticated
+    async def put(self) -> None:
+        await require_permission(self, "read", MCP_RESOURCE)
+        path, window, open_in_ui = self._read_choice()
+        if path is not None:
+            await require_permission(self, "read", "contents")
+            try:
+                path = await self.services.paths.existing_notebook(path)
+            except ToolError as error:
+                raise web.HTTPError(400, str(error)) from error
+        who = principal(self.identity_provider, self.current_user)
+        current = self.services.current.set(who, path, source=window or API, window=window)
+        if open_in_ui and path is not None:
+            self.services.ui.open_notebook(who, path, current.window)
+        self._answer(who, current)
+
+    def _read_choice(self) -> tuple[str | None, str | None, bool]:
+        usage = 'Send JSON like {"path": "folder/notebook.ipynb"} (path null: no current notebook).'
+        try:
+            body = self.get_json_body()
+        except web.HTTPError:
+            raise web.HTTPError(400, f"The body is not valid JSON. {usage}") from None
+        if not isinstance(body, dict) or "path" not in body:
+            raise web.HTTPError(400, f"The body must be a JSON object with a 'path'. {usage}")
+        unknown = set(body) - {"path", "window", "open"}
+        if unknown:
+            raise web.HTTPError(400, f"Unknown keys {sorted(unknown)}; valid keys: path, window, open. {usage}")
+        path, window, open_in_ui = body["path"], body.get("window"), body.get("open", False)
+        if path is not None and not isinstance(path, str):
+            raise web.HTTPError(400, f"'path' must be a string or null. {usage}")
+        if window is not None and not (isinstance(window, str) and 0 < len(window) <= _MAX_WINDOW_ID_LENGTH):
+            raise web.HTTPError(400, f"'window' must be a JupyterLab client id (1-{_MAX_WINDOW_ID_LENGTH} characters).")
+        if not isinstance(open_in_ui, bool):
+            raise web.HTTPError(400, "'open' must be true or false.")
+        return path, window, open_in_ui
+
+
+class DemoHandler(ExtensionHandlerMixin, JupyterHandler):
+    """``{base_url}mcp/demo``: JupyterLab in an iframe beside buttons that call the real MCP endpoint.
+
+    The page comes from the extension's templates; error pages stay Jupyter's own.
+    """
+
+    def initialize(self, name: str, mcp_path: str) -> None:  # type: ignore[override]
+        super().initialize(name=name)
+        self.mcp_path = mcp_path
+
+    @web.authenticated
+    async def get(self) -> None:
+        await require_permission(self, "read", MCP_RESOURCE)
+        config = {
+            "baseUrl": self.base_url,
+            "mcpUrl": url_path_join(self.base_url, self.mcp_path),
+            "xsrfToken": self.xsrf_token.decode(),
+        }
+        template = self.settings[f"{self.name}_jinja2_env"].get_template("demo.html")
+        # "</" cannot end the inline JSON's <script> element early.
+        page = template.render(config=json.dumps(config).replace("</", "<\\/"), static_url=self.static_url)
+        self.finish(page)

@@ -17,6 +17,7 @@ from .errors import ToolError
 from .kernels import NotebookKernels
 from .notebooks import LiveNotebooks
 from .paths import ServerPaths
+from .ui_events import UIEvents
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Services:
     notebooks: LiveNotebooks
     kernels: NotebookKernels
     current: CurrentNotebooks
+    ui: UIEvents
     max_output_chars: int  # text of one output, as reading tools return it
     execution: Any  # kernel_tools.ExecutionSettings
 
@@ -87,12 +89,20 @@ class Call:
         if notebook_path is not None:
             return await self.services.paths.existing_notebook(notebook_path)
         current = self.services.current.get(self.principal)
-        if current is None:
+        if current is None or current.path is None:
             raise ToolError(
                 "No notebook_path was given and there is no current notebook: pass notebook_path, "
                 "or call prepare_notebook (or open a notebook in JupyterLab) first."
             )
         return await self.services.paths.existing_notebook(current.path)
+
+    def show_cell(self, path: str, cell_id: str, cell_index: int, reason: str) -> None:
+        """Let the user's JupyterLab follow the agent to a cell it edits or runs ("edit"/"execute").
+
+        Only notebooks a browser has open are worth an event; the rest cost one dictionary lookup.
+        """
+        if self.services.notebooks.room_state(path)[1]:
+            self.services.ui.show_cell(self.principal, path, cell_id, cell_index, reason)
 
 
 class Params(BaseModel):

@@ -10,6 +10,7 @@ from jupyter_core.utils import ensure_async
 from pydantic import Field, WithJsonSchema
 
 from . import cells
+from .context import AGENT
 from .errors import ToolError
 from .toolkit import (
     READ,
@@ -212,9 +213,9 @@ class PrepareNotebookResult(NotebookResult):
 @tool("prepare_notebook", params=PrepareNotebookParams, result=PrepareNotebookResult, permission=READ,
       title="Make a notebook the current one", idempotent=True)
 async def prepare_notebook(call: Call, p: PrepareNotebookParams) -> ToolOutput:
-    """Make a notebook the user's current notebook: later tool calls without notebook_path act on it.
-    With create=true a missing notebook is created first. Returns its path and its JupyterLab URL
-    ({base_url}lab/tree/<path>) to open in a browser or an iframe."""
+    """Make a notebook the user's current notebook: later tool calls without notebook_path act on it,
+    and the user's JupyterLab (if open) opens and shows it. With create=true a missing notebook is
+    created first. Returns its path and its JupyterLab URL ({base_url}lab/tree/<path>)."""
     paths = call.services.paths
     created = False
     try:
@@ -225,7 +226,8 @@ async def prepare_notebook(call: Call, p: PrepareNotebookParams) -> ToolOutput:
         path = await paths.new_notebook(p.notebook_path)
         await _create_notebook(call, path, p.kernel_name)
         created = True
-    call.services.current.set(call.principal, path, source="agent")
+    current = call.services.current.set(call.principal, path, source=AGENT)
+    call.services.ui.open_notebook(call.principal, path, current.window)
     url = call.services.lab_url(path)
     verb = "Created and selected" if created else "Selected"
     return PrepareNotebookResult(notebook_path=path, url=url, created=created), (
@@ -389,6 +391,7 @@ async def _insert(call: Call, notebook_path: str | None, index: int, cell_type: 
     async with call.services.notebooks.document(path, edit=True) as nb:
         index, cell_id = cells.insert_cell(nb, index, cell_type, source)
         count = len(nb.ycells)
+    call.show_cell(path, cell_id, index, "edit")
     return CellRef(notebook_path=path, cell_index=index, cell_id=cell_id, cell_count=count), (
         f"Inserted {cell_type} cell {index} (id {cell_id}) in {path}; it now has {count} cells."
     )
@@ -438,6 +441,7 @@ async def overwrite_cell_source(call: Call, p: OverwriteParams) -> ToolOutput:
         _, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
         index, removed, inserted = cells.set_source(nb, cell_id, p.source)
         count = len(nb.ycells)
+    call.show_cell(path, cell_id, index, "edit")
     result = SourceChange(
         notebook_path=path, cell_index=index, cell_id=cell_id, cell_count=count,
         chars_removed=removed, chars_inserted=inserted,
@@ -468,6 +472,7 @@ async def edit_cell_source(call: Call, p: EditSourceParams) -> ToolOutput:
             nb, cell_id, p.old_text, p.new_text, p.replace_all
         )
         count = len(nb.ycells)
+    call.show_cell(path, cell_id, index, "edit")
     result = EditSourceResult(
         notebook_path=path, cell_index=index, cell_id=cell_id, cell_count=count, replacements=replacements,
         chars_removed=removed, chars_inserted=inserted,
@@ -532,6 +537,7 @@ async def move_cell(call: Call, p: MoveCellParams) -> ToolOutput:
         _, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
         from_index, to_index = cells.move_cell(nb, cell_id, p.to_index)
         count = len(nb.ycells)
+    call.show_cell(path, cell_id, to_index, "edit")
     result = MoveCellResult(notebook_path=path, cell_index=to_index, cell_id=cell_id, cell_count=count,
                             from_index=from_index)
     return result, f"Moved cell {cell_id} of {path} from index {from_index} to {to_index}."

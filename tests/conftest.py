@@ -16,7 +16,8 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-pytest_plugins = ["pytest_jupyter.jupyter_server", "peer"]  # peer: the `browser` fixture
+# peer: the `browser` fixture (a pycrdt peer); lab_browser: a JupyterLab process and Chromium
+pytest_plugins = ["pytest_jupyter.jupyter_server", "peer", "lab_browser"]
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 

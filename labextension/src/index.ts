@@ -1,0 +1,344 @@
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { PageConfig, URLExt } from '@jupyterlab/coreutils';
+import { Notebook, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { ServerConnection } from '@jupyterlab/services';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { UUID } from '@lumino/coreutils';
+
+const PLUGIN_ID = 'jupyter-mcp-ext:plugin';
+
+/** The server extension's event schema on Jupyter's event bus (see ui_events.py). */
+const EVENT_SCHEMA = 'https://events.jupyter.org/jupyter_mcp_ext/ui/v1';
+
+/** Every postMessage this extension sends or accepts has a type starting with this. */
+const MESSAGE_PREFIX = 'jupyter-mcp:';
+
+/** How long a cell the agent just inserted may take to arrive over the collaboration socket. */
+const CELL_ARRIVAL_TIMEOUT_MS = 3000;
+
+/** Options the server extension puts in the page config (embedding.py). */
+interface IServerOptions {
+  allowedOrigins: string[];
+  mcpPath: string;
+}
+
+/** An event of EVENT_SCHEMA. */
+interface IContextEvent {
+  action: 'current-changed' | 'open-notebook' | 'show-cell';
+  principal: string;
+  path: string | null;
+  source?: string | null;
+  window?: string | null;
+  cell_id?: string | null;
+  cell_index?: number | null;
+}
+
+/** A message from the embedding page. */
+interface IParentRequest {
+  type: string;
+  requestId?: unknown;
+  path?: unknown;
+}
+
+function readServerOptions(): IServerOptions | null {
+  const raw = PageConfig.getOption('jupyterMcpExt');
+  if (!raw) {
+    return null;
+  }
+  const parsed = JSON.parse(raw) as IServerOptions;
+  return { allowedOrigins: parsed.allowedOrigins, mcpPath: parsed.mcpPath };
+}
+
+/**
+ * Tells the server which notebook this window shows, in order, and remembers whether the
+ * server's current notebook came from this window (so focusing the window can reclaim it).
+ */
+class CurrentNotebookReporter {
+  readonly windowId = UUID.uuid4();
+  principal: string | null = null;
+  serverSource: string | null = null;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly url: string;
+
+  constructor(
+    mcpPath: string,
+    private readonly settings: ServerConnection.ISettings
+  ) {
+    this.url = URLExt.join(settings.baseUrl, mcpPath, 'current-notebook');
+  }
+
+  async load(): Promise<void> {
+    const answer = await this.request('GET');
+    this.principal = answer.principal;
+    this.serverSource = answer.source;
+  }
+
+  /** Report ``path`` (null: this window closed its last notebook); reports are sent in order. */
+  report(path: string | null): Promise<void> {
+    this.queue = this.queue
+      .then(async () => {
+        const answer = await this.request('PUT', { path, window: this.windowId });
+        this.serverSource = answer.source;
+      })
+      .catch(reason => console.warn('jupyter-mcp-ext: report failed:', reason));
+    return this.queue;
+  }
+
+  private async request(method: string, body?: object): Promise<any> {
+    const init: RequestInit = { method };
+    if (body) {
+      init.body = JSON.stringify(body);
+    }
+    const response = await ServerConnection.makeRequest(this.url, init, this.settings);
+    const answer = await response.json();
+    if (!response.ok) {
+      throw new Error(`${response.status}: ${answer.message ?? response.statusText}`);
+    }
+    return answer;
+  }
+}
+
+/**
+ * The postMessage channel with the page that embeds JupyterLab: only allowed origins are
+ * heard, and messages go to a known origin, never '*'.
+ */
+class EmbeddingChannel {
+  private readonly allowed: Set<string>;
+  private parentOrigin: string | null;
+
+  constructor(allowedOrigins: string[]) {
+    this.allowed = new Set([window.location.origin, ...allowedOrigins]);
+    this.parentOrigin = this.detectParentOrigin();
+  }
+
+  tellParent(message: object): void {
+    if (this.parentOrigin) {
+      window.parent.postMessage(message, this.parentOrigin);
+    }
+  }
+
+  listen(
+    handle: (request: IParentRequest) => Promise<object>
+  ): void {
+    window.addEventListener('message', event => {
+      const request = event.data as IParentRequest;
+      if (
+        !this.allowed.has(event.origin) ||
+        typeof request?.type !== 'string' ||
+        !request.type.startsWith(MESSAGE_PREFIX) ||
+        !event.source
+      ) {
+        return;
+      }
+      if (event.source === window.parent) {
+        this.parentOrigin = event.origin;
+      }
+      const source = event.source as Window;
+      void handle(request).then(reply =>
+        source.postMessage(
+          {
+            type: `${MESSAGE_PREFIX}result`,
+            request: request.type.slice(MESSAGE_PREFIX.length),
+            requestId: request.requestId ?? null,
+            ...reply
+          },
+          event.origin
+        )
+      );
+    });
+  }
+
+  private detectParentOrigin(): string | null {
+    if (window.parent === window) {
+      return null;
+    }
+    const ancestors = window.location.ancestorOrigins;
+    let origin: string | null = null;
+    if (ancestors && ancestors.length > 0) {
+      origin = ancestors[0];
+    } else if (document.referrer) {
+      origin = new URL(document.referrer).origin;
+    }
+    return origin && this.allowed.has(origin) ? origin : null;
+  }
+}
+
+/** The cell with ``id``, waiting a moment for one the agent has just inserted to arrive. */
+function findCell(notebook: Notebook, id: string) {
+  const find = () => notebook.widgets.find(cell => cell.model.id === id);
+  const found = find();
+  if (found || !notebook.model) {
+    return Promise.resolve(found);
+  }
+  const cells = notebook.model.cells;
+  return new Promise<ReturnType<typeof find>>(resolve => {
+    const done = (cell: ReturnType<typeof find>) => {
+      cells.changed.disconnect(onChange);
+      clearTimeout(timer);
+      resolve(cell);
+    };
+    const onChange = () => {
+      const cell = find();
+      if (cell) {
+        done(cell);
+      }
+    };
+    const timer = setTimeout(() => done(undefined), CELL_ARRIVAL_TIMEOUT_MS);
+    cells.changed.connect(onChange);
+  });
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description:
+    'The MCP agent context follows the notebook on screen; agents can open notebooks and be followed.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  optional: [ISettingRegistry],
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    settingRegistry: ISettingRegistry | null
+  ) => {
+    const options = readServerOptions();
+    if (!options) {
+      console.warn('jupyter-mcp-ext: the server extension is not enabled; the agent context is off.');
+      return;
+    }
+    const reporter = new CurrentNotebookReporter(
+      options.mcpPath,
+      app.serviceManager.serverSettings
+    );
+    const channel = new EmbeddingChannel(options.allowedOrigins);
+    // Nothing here waits: JupyterLab restores its layout only once every plugin is active.
+    let followAgent = true;
+    settingRegistry
+      ?.load(PLUGIN_ID)
+      .then(settings => {
+        const read = () => {
+          followAgent = settings.composite.followAgent as boolean;
+        };
+        read();
+        settings.changed.connect(read);
+      })
+      .catch(reason => console.warn('jupyter-mcp-ext: settings not loaded:', reason));
+
+    // -- this window → server and embedding page: the notebook in focus ------------------------
+    let shownPath: string | null = null;
+    const show = (path: string | null) => {
+      if (path === shownPath) {
+        return;
+      }
+      shownPath = path;
+      void reporter.report(path);
+      channel.tellParent({ type: `${MESSAGE_PREFIX}active-notebook`, path });
+    };
+    const onPathChanged = (_: unknown, path: string) => show(path);
+    let watched: NotebookPanel | null = null;
+    const onCurrentChanged = (_: unknown, panel: NotebookPanel | null) => {
+      watched?.context.pathChanged.disconnect(onPathChanged);
+      watched = panel;
+      panel?.context.pathChanged.connect(onPathChanged);
+      // Closing the last notebook is reported; a window that never showed one stays silent.
+      if (panel || shownPath !== null) {
+        show(panel ? panel.context.path : null);
+      }
+    };
+    tracker.currentChanged.connect(onCurrentChanged);
+    onCurrentChanged(tracker, tracker.currentWidget);
+    // With several windows, the one the user turns to wins: reclaim the current notebook.
+    const reclaim = () => {
+      if (shownPath !== null && reporter.serverSource !== reporter.windowId) {
+        reporter.serverSource = reporter.windowId;
+        void reporter.report(shownPath);
+      }
+    };
+    window.addEventListener('focus', reclaim);
+    document.addEventListener('pointerdown', reclaim, true);
+    document.addEventListener('keydown', reclaim, true);
+
+    // -- server → this window: agents open notebooks and are followed --------------------------
+    const openNotebook = async (path: string) => {
+      const model = await app.serviceManager.contents.get(path, { content: false });
+      if (model.type !== 'notebook') {
+        throw new Error(`${path} is a ${model.type}, not a notebook`);
+      }
+      const widget = await app.commands.execute('docmanager:open', { path });
+      if (widget?.id) {
+        app.shell.activateById(widget.id);
+      }
+    };
+    const showCell = async (event: IContextEvent) => {
+      const panel = tracker.currentWidget;
+      if (!followAgent || !panel || !panel.isVisible || panel.context.path !== event.path) {
+        return;
+      }
+      const notebook = panel.content;
+      const typing = notebook.mode === 'edit' && notebook.node.contains(document.activeElement);
+      const cell = await findCell(notebook, event.cell_id ?? '');
+      if (cell && !typing) {
+        await notebook.scrollToCell(cell, 'smart');
+      }
+    };
+    reporter
+      .load()
+      .catch(reason => console.warn('jupyter-mcp-ext: current notebook unknown:', reason));
+    app.serviceManager.events.stream.connect((_, emission) => {
+      if (emission.schema_id !== EVENT_SCHEMA) {
+        return;
+      }
+      const event = emission as unknown as IContextEvent;
+      if (event.principal !== reporter.principal) {
+        return;
+      }
+      if (event.action === 'current-changed') {
+        reporter.serverSource = event.source ?? null;
+      } else if (
+        event.action === 'open-notebook' &&
+        event.path &&
+        (!event.window || event.window === reporter.windowId)
+      ) {
+        openNotebook(event.path).catch(reason =>
+          console.warn(`jupyter-mcp-ext: cannot open ${event.path}:`, reason)
+        );
+      } else if (event.action === 'show-cell') {
+        void showCell(event);
+      }
+    });
+
+    // -- embedding page → this window ----------------------------------------------------------
+    channel.listen(async request => {
+      const action = request.type.slice(MESSAGE_PREFIX.length);
+      if (action === 'get-active-notebook') {
+        return { ok: true, path: shownPath };
+      }
+      if (action !== 'open-notebook') {
+        return {
+          ok: false,
+          error: `Unknown request ${request.type}; valid: ${MESSAGE_PREFIX}open-notebook, ${MESSAGE_PREFIX}get-active-notebook`
+        };
+      }
+      if (typeof request.path !== 'string' || !request.path) {
+        return { ok: false, error: "open-notebook needs a 'path' (relative to the server root)" };
+      }
+      try {
+        await openNotebook(request.path);
+        return { ok: true, path: request.path };
+      } catch (reason) {
+        return { ok: false, path: request.path, error: `Cannot open ${request.path}: ${reason}` };
+      }
+    });
+    void app.restored.then(() =>
+      channel.tellParent({
+        type: `${MESSAGE_PREFIX}ready`,
+        window: reporter.windowId,
+        path: shownPath
+      })
+    );
+  }
+};
+
+export default plugin;

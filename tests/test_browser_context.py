@@ -1,0 +1,272 @@
+"""The agent's context follows the notebook on screen, in a real JupyterLab in headless Chromium:
+also inside an iframe of a platform page on another port, switched by URL, by tab clicks and by
+postMessage; agents open notebooks in the running browser and their edits appear there."""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlencode
+
+import httpx2
+from conftest import call
+from lab_browser import Lab, StaticSite, chromium, eventually, prepare
+from playwright.async_api import Frame, Page
+
+ACTIVE_TAB = "#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel"
+
+
+async def active_tab(target: Page | Frame) -> str | None:
+    label = target.locator(ACTIVE_TAB)
+    return await label.first.text_content() if await label.count() else None
+
+
+async def messages(page: Page, type_: str) -> list[dict]:
+    """Messages of ``type_`` the page received from JupyterLab, with their origins."""
+    received = await page.evaluate("window.received")
+    return [m for m in received if isinstance(m["data"], dict) and m["data"].get("type") == type_]
+
+
+async def lab_frame(page: Page) -> Frame:
+    handle = await page.query_selector("#lab")
+    frame = await handle.content_frame()
+    assert frame is not None
+    return frame
+
+
+async def test_iframe_src_tab_click_and_post_message_move_the_agents_context(lab: Lab, platform: StaticSite):
+    for name in ("a.ipynb", "b.ipynb", "c.ipynb"):
+        lab.notebook(name, [("markdown", f"# {name}")])
+    async with lab.mcp() as client, chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(
+            platform.url("embed.html") + "?"
+            + urlencode({"src": lab.lab_url("a.ipynb", workspace="embed"), "lab": lab.origin})
+        )
+        await lab.wait_for_current(client, "a.ipynb", timeout=30)  # cold start of JupyterLab
+        ready = await eventually(lambda: messages(page, "jupyter-mcp:ready"), what="the frame's ready message")
+        assert ready[0]["origin"] == lab.origin
+        assert ready[0]["data"]["window"]
+
+        # The platform switches notebooks by changing the iframe's URL (the login cookie carries it).
+        await page.evaluate("url => { document.getElementById('lab').src = url; }",
+                            lab.lab_url("b.ipynb", workspace="embed", token=False))
+        await lab.wait_for_current(client, "b.ipynb", timeout=5)
+        frame = await lab_frame(page)
+        assert await eventually(lambda: active_tab(frame)) == "b.ipynb"
+
+        # Opening by postMessage: no reload (a mark left in the frame's window survives).
+        await eventually(lambda: _ready_count(page, 2), what="the reloaded frame's ready message")
+        await frame.evaluate("window.sameDocument = true")
+        await page.evaluate(
+            "labOrigin => document.getElementById('lab').contentWindow.postMessage("
+            "{type: 'jupyter-mcp:open-notebook', path: 'c.ipynb', requestId: 'open-c'}, labOrigin)",
+            lab.origin,
+        )
+        await lab.wait_for_current(client, "c.ipynb", timeout=5)
+        (result,) = await eventually(lambda: messages(page, "jupyter-mcp:result"), what="the result message")
+        assert result["origin"] == lab.origin
+        assert result["data"] == {
+            "type": "jupyter-mcp:result", "request": "open-notebook", "requestId": "open-c", "ok": True,
+            "path": "c.ipynb",
+        }
+        assert await frame.evaluate("window.sameDocument") is True
+        active = await messages(page, "jupyter-mcp:active-notebook")
+        assert active[-1]["data"]["path"] == "c.ipynb"
+
+        # A click on the other tab inside the frame moves the context back.
+        await frame.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="b.ipynb").click()
+        await lab.wait_for_current(client, "b.ipynb", timeout=5)
+        assert (await messages(page, "jupyter-mcp:active-notebook"))[-1]["data"]["path"] == "b.ipynb"
+
+        # A request that cannot be served is answered with the reason; the view stays as it was.
+        await page.evaluate(
+            "labOrigin => document.getElementById('lab').contentWindow.postMessage("
+            "{type: 'jupyter-mcp:open-notebook', path: 'missing.ipynb', requestId: 7}, labOrigin)",
+            lab.origin,
+        )
+        failed = await eventually(lambda: _result(page, 7), what="the failed request's result")
+        assert failed["ok"] is False and "missing.ipynb" in failed["error"]
+        assert await active_tab(frame) == "b.ipynb"
+        assert await lab.current_notebook(client) == "b.ipynb"
+
+
+async def _ready_count(page: Page, count: int) -> bool:
+    return len(await messages(page, "jupyter-mcp:ready")) >= count
+
+
+async def _result(page: Page, request_id: object) -> dict | None:
+    for message in await messages(page, "jupyter-mcp:result"):
+        if message["data"].get("requestId") == request_id:
+            return message["data"]
+    return None
+
+
+async def test_prepare_notebook_opens_it_in_the_running_browser(lab: Lab):
+    lab.notebook("first.ipynb")
+    lab.notebook("dir/second.ipynb")
+    async with lab.mcp() as client, chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(lab.lab_url("first.ipynb", workspace="prepare"))
+        await lab.wait_for_current(client, "first.ipynb", timeout=30)
+
+        started = time.monotonic()
+        await prepare(client, "dir/second.ipynb")
+        assert await eventually(lambda: _is_active(page, "second.ipynb"), timeout=5, what="second.ipynb shown")
+        print(f"prepare_notebook → tab active in {time.monotonic() - started:.2f} s")
+        # The UI's own report agrees: the context stays on the notebook now on screen.
+        await lab.wait_for_current(client, "dir/second.ipynb")
+
+
+async def _is_active(page: Page | Frame, name: str) -> bool:
+    return await active_tab(page) == name
+
+
+async def test_agent_cells_and_outputs_appear_in_the_browser(lab: Lab):
+    lab.notebook("shown.ipynb", [("markdown", "# Shown")])
+    async with lab.mcp() as client, chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(lab.lab_url("shown.ipynb", workspace="cells"))
+        await lab.wait_for_current(client, "shown.ipynb", timeout=30)
+
+        # Path-less: the notebook on screen.
+        added = await call(client, "append_code_cell", source="print('from the agent', 6 * 7)")
+        assert added["notebook_path"] == "shown.ipynb"
+        editor = page.locator(".jp-Notebook .jp-Cell .cm-content", has_text="from the agent")
+        await editor.wait_for(timeout=5000)
+
+        ran = await call(client, "execute_cell", cell_id=added["cell_id"], timeout=60)
+        assert ran["status"] == "ok"
+        output = page.locator(".jp-Notebook .jp-OutputArea-output", has_text="from the agent 42")
+        await output.wait_for(timeout=5000)
+        prompt = page.locator(".jp-Notebook .jp-Cell").nth(added["cell_index"]).locator(".jp-InputPrompt")
+        assert "[1]" in (await prompt.text_content() or "")
+
+
+async def test_the_ui_follows_the_agent_to_a_cell_below_the_fold_unless_turned_off(lab: Lab):
+    lab.notebook("long.ipynb", [("markdown", f"## Section {i}\n\ntext") for i in range(60)])
+    async with lab.mcp() as client, chromium() as browser:
+        for follow in (True, False):
+            await set_follow_agent(lab, follow)
+            page = await browser.new_page(viewport={"width": 1200, "height": 700})
+            await page.goto(lab.lab_url("long.ipynb", workspace=f"follow-{follow}"))
+            await lab.wait_for_current(client, "long.ipynb", timeout=30)
+            top = page.locator(".jp-Notebook .jp-Cell").first
+            await eventually(lambda: _in_view(page, top), what="the notebook shown from the top")
+
+            marker = f"the agent was here ({follow})"
+            added = await call(client, "append_markdown_cell", source=f"**{marker}**")
+            assert added["cell_index"] >= 60
+            cell = page.locator(".jp-Notebook .jp-Cell", has_text=marker)
+            if follow:
+                await eventually(lambda: _in_view(page, cell), timeout=5, what="the agent's cell scrolled into view")
+            else:  # the view stays where the user left it
+                await page.wait_for_timeout(1500)
+                assert await _in_view(page, top)
+                assert not await _in_view(page, cell)
+            await page.close()
+        await set_follow_agent(lab, True)
+
+
+async def _in_view(page: Page, locator) -> bool:
+    if not await locator.count():
+        return False
+    return await locator.first.evaluate(
+        """node => {
+            const box = node.getBoundingClientRect();
+            const view = node.closest('.jp-NotebookPanel').getBoundingClientRect();
+            return box.height > 0 && box.top >= view.top - 1 && box.bottom <= view.bottom + 1;
+        }"""
+    )
+
+
+async def set_follow_agent(lab: Lab, follow: bool) -> None:
+    """Save the setting as the Settings Editor does (JupyterLab's settings API); pages load it at start."""
+    async with httpx2.AsyncClient(headers={"Authorization": f"token {lab.token}"}, timeout=30) as http:
+        response = await http.put(
+            lab.base + "lab/api/settings/jupyter-mcp-ext:plugin",
+            json={"raw": json.dumps({"followAgent": follow})},
+        )
+    assert response.status_code == 204, response.text
+
+
+async def test_of_two_windows_of_the_same_user_the_most_recently_focused_wins(lab: Lab):
+    lab.notebook("left.ipynb")
+    lab.notebook("right.ipynb")
+    async with lab.mcp() as client, chromium() as browser:
+        context = await browser.new_context()
+        left = await context.new_page()
+        await left.goto(lab.lab_url("left.ipynb", workspace="left"))
+        await lab.wait_for_current(client, "left.ipynb", timeout=30)
+        right = await context.new_page()
+        await right.goto(lab.lab_url("right.ipynb", workspace="right", token=False))
+        await lab.wait_for_current(client, "right.ipynb", timeout=30)
+
+        await turn_to(left)
+        await lab.wait_for_current(client, "left.ipynb")
+        await turn_to(right)
+        await lab.wait_for_current(client, "right.ipynb")
+
+        # An agent's choice is newer than both, and opens in the window the user used last.
+        await prepare(client, "left.ipynb")
+        await lab.wait_for_current(client, "left.ipynb")
+        await eventually(lambda: _is_active(right, "left.ipynb"), what="left.ipynb opened in the right window")
+        assert await left.locator(".jp-NotebookPanel").count() == 1
+        # The user goes back to their tab: the context follows.
+        await right.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="right.ipynb").click()
+        await lab.wait_for_current(client, "right.ipynb")
+
+
+async def turn_to(window: Page) -> None:
+    """What a user does: bring the window to the front and click into its notebook."""
+    await window.bring_to_front()
+    await window.locator(".jp-NotebookPanel .jp-Notebook:visible").click()
+
+
+async def test_messages_from_a_disallowed_origin_are_ignored(lab: Lab, platform: StaticSite, stranger: StaticSite):
+    lab.notebook("home.ipynb")
+    lab.notebook("target.ipynb")
+    open_target = "{type: 'jupyter-mcp:open-notebook', path: 'target.ipynb', requestId: 'x'}"
+    async with lab.mcp() as client, chromium() as browser:
+        context = await browser.new_context()
+        # A stranger's page opens JupyterLab in a window (it may not frame it) and messages it.
+        for site in (stranger, platform):
+            opener = await context.new_page()
+            await opener.goto(site.url("opener.html"))
+            async with context.expect_page() as popup_info:
+                await opener.evaluate("url => { window.lab = window.open(url); }",
+                                      lab.lab_url("home.ipynb", workspace=f"opened-{site.origin[-5:]}"))
+            popup = await popup_info.value
+            await lab.wait_for_current(client, "home.ipynb", timeout=30)
+            await eventually(lambda: _is_active(popup, "home.ipynb"), what="home.ipynb shown")
+            await opener.evaluate(f"labOrigin => window.lab.postMessage({open_target}, labOrigin)", lab.origin)
+            if site is stranger:
+                await popup.wait_for_timeout(2000)
+                assert await opener.evaluate("window.received") == []
+                assert await active_tab(popup) == "home.ipynb"
+                assert await lab.current_notebook(client) == "home.ipynb"
+            else:  # the same message from an allowed origin is served, and answered to that origin
+                await eventually(lambda: _is_active(popup, "target.ipynb"), what="target.ipynb opened")
+                received = await eventually(lambda: opener.evaluate("window.received"), what="the reply")
+                assert received[0]["origin"] == lab.origin
+                assert received[0]["data"]["ok"] is True
+            await popup.close()
+
+
+async def test_a_page_of_a_disallowed_origin_cannot_frame_jupyterlab(lab: Lab, stranger: StaticSite):
+    lab.notebook("framed.ipynb")
+    async with chromium() as browser:
+        page = await browser.new_page()
+        refused = []
+        page.on("console", lambda message: refused.append(message.text) if "frame-ancestors" in message.text else None)
+        await page.goto(
+            stranger.url("embed.html") + "?"
+            + urlencode({"src": lab.lab_url("framed.ipynb", workspace="stranger"), "lab": lab.origin})
+        )
+        await eventually(lambda: _copy(refused), what="Chromium's frame-ancestors refusal")
+        await page.wait_for_timeout(1000)
+        assert await page.evaluate("window.received") == []
+
+
+async def _copy(items: list) -> list:
+    return list(items)
