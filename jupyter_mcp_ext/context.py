@@ -2,10 +2,12 @@
 
 It is the most recent choice from any of the user's JupyterLab windows (the notebook in focus),
 an agent's ``prepare_notebook``, or a platform's backend through the REST API — whichever is newer.
+Beside it, the window the user used last: where an agent's "open this notebook" goes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,13 +19,16 @@ API = "api"
 
 @dataclass(frozen=True)
 class CurrentNotebook:
-    path: str | None  # None: the user's last window closed its last notebook
-    updated_at: float  # time.time() of the choice
-    source: str  # AGENT, API, or the client id of the JupyterLab window that reported it
-    window: str | None  # the JupyterLab window the user used last (receives "open" requests)
+    path: str | None  # None: no choice yet, or the user's last window closed its last notebook
+    updated_at: float | None  # time.time() of the choice
+    source: str | None  # AGENT, API, or the client id of the JupyterLab window that reported it
+    window: str | None  # the JupyterLab window the user used last (None: unknown or closed)
 
     def as_json(self) -> dict[str, object]:
-        return {"path": self.path, "source": self.source, "updated_at": self.updated_at}
+        return dataclasses.asdict(self)
+
+
+NOTHING = CurrentNotebook(path=None, updated_at=None, source=None, window=None)
 
 
 class CurrentNotebooks:
@@ -33,18 +38,32 @@ class CurrentNotebooks:
         self._by_user: dict[str, CurrentNotebook] = {}
         self.on_change = on_change
 
-    def get(self, principal: str) -> CurrentNotebook | None:
-        return self._by_user.get(principal)
+    def get(self, principal: str) -> CurrentNotebook:
+        return self._by_user.get(principal, NOTHING)
 
     def set(self, principal: str, path: str | None, source: str, *, window: str | None = None) -> CurrentNotebook:
         """Record a choice; ``window`` is the reporting JupyterLab window, if a window reported it."""
-        previous = self._by_user.get(principal)
-        if window is None and previous is not None:
-            window = previous.window
-        current = CurrentNotebook(path=path, updated_at=time.time(), source=source, window=window)
+        previous = self.get(principal)
+        return self._store(principal, CurrentNotebook(
+            path=path, updated_at=time.time(), source=source, window=window or previous.window
+        ))
+
+    def use_window(self, principal: str, window: str) -> CurrentNotebook:
+        """The user turned to a window that shows no notebook: later "open" requests go there."""
+        return self._store(principal, dataclasses.replace(self.get(principal), window=window))
+
+    def forget_window(self, principal: str, window: str) -> CurrentNotebook:
+        """A window closed: "open" requests go to every window until one is used again."""
+        current = self.get(principal)
+        if current.window != window:
+            return current
+        return self._store(principal, dataclasses.replace(current, window=None))
+
+    def _store(self, principal: str, current: CurrentNotebook) -> CurrentNotebook:
+        previous = self.get(principal)
         self._by_user[principal] = current
-        if self.on_change is not None and (
-            previous is None or (previous.path, previous.source) != (current.path, current.source)
+        if self.on_change is not None and (previous.path, previous.source, previous.window) != (
+            current.path, current.source, current.window
         ):
             self.on_change(principal, current)
         return current

@@ -113,65 +113,88 @@ class MCPHandler(APIHandler):
 
 # A window's client id is a UUID; anything much longer is not one of ours.
 _MAX_WINDOW_ID_LENGTH = 100
+_USAGE = (
+    'Send JSON like {"path": "folder/notebook.ipynb"} (null: no current notebook), optionally with '
+    '"window": "<JupyterLab client id>" and "open": true; or {"window": "<id>"} alone.'
+)
 
 
 class CurrentNotebookHandler(APIHandler):
     """``{base_url}mcp/current-notebook``: the user's current notebook, for JupyterLab and platforms.
 
-    GET answers ``{"path", "source", "updated_at", "principal"}``. PUT ``{"path": "a.ipynb" | null,
-    "window": "<client id>", "open": false}`` chooses it: JupyterLab windows send their client id;
-    a platform's backend sends none, and ``"open": true`` also opens the notebook in the user's
-    JupyterLab.
+    GET answers ``{"path", "source", "updated_at", "window", "principal"}``.
+    PUT ``{"path": "a.ipynb" | null, "window": "<client id>", "open": false}`` chooses it: JupyterLab
+    windows send their client id; a platform's backend sends none, and ``"open": true`` also opens
+    the notebook in the user's JupyterLab. PUT ``{"window": "<id>"}`` alone: the user turned to a
+    window showing no notebook. DELETE ``?window=<id>``: that window closed.
     """
 
     def initialize(self, services: Services) -> None:
         self.services = services
 
-    def _answer(self, who: str, current: CurrentNotebook | None) -> None:
-        state = current.as_json() if current else {"path": None, "source": None, "updated_at": None}
-        self.finish(json.dumps({**state, "principal": who}))
+    def _answer(self, who: str, current: CurrentNotebook) -> None:
+        self.finish(json.dumps({**current.as_json(), "principal": who}))
+
+    @property
+    def _who(self) -> str:
+        return principal(self.identity_provider, self.current_user)
 
     @web.authenticated
     async def get(self) -> None:
         await require_permission(self, "read", MCP_RESOURCE)
-        who = principal(self.identity_provider, self.current_user)
-        self._answer(who, self.services.current.get(who))
+        self._answer(self._who, self.services.current.get(self._who))
 
     @web.authenticated
     async def put(self) -> None:
         await require_permission(self, "read", MCP_RESOURCE)
-        path, window, open_in_ui = self._read_choice()
+        body = self._read_body()
+        window = self._window(body.get("window"))
+        if "path" not in body:
+            if window is None or "open" in body:
+                raise web.HTTPError(400, f"A 'path' is needed (only a 'window' may be sent alone). {_USAGE}")
+            self._answer(self._who, self.services.current.use_window(self._who, window))
+            return
+        path, open_in_ui = body["path"], body.get("open", False)
         if path is not None:
+            if not isinstance(path, str):
+                raise web.HTTPError(400, f"'path' must be a string or null. {_USAGE}")
             await require_permission(self, "read", "contents")
             try:
                 path = await self.services.paths.existing_notebook(path)
             except ToolError as error:
                 raise web.HTTPError(400, str(error)) from error
-        who = principal(self.identity_provider, self.current_user)
-        current = self.services.current.set(who, path, source=window or API, window=window)
+        if not isinstance(open_in_ui, bool):
+            raise web.HTTPError(400, "'open' must be true or false.")
+        current = self.services.current.set(self._who, path, source=window or API, window=window)
         if open_in_ui and path is not None:
-            self.services.ui.open_notebook(who, path, current.window)
-        self._answer(who, current)
+            self.services.ui.open_notebook(self._who, path, current.window)
+        self._answer(self._who, current)
 
-    def _read_choice(self) -> tuple[str | None, str | None, bool]:
-        usage = 'Send JSON like {"path": "folder/notebook.ipynb"} (path null: no current notebook).'
+    @web.authenticated
+    async def delete(self) -> None:
+        await require_permission(self, "read", MCP_RESOURCE)
+        window = self._window(self.get_query_argument("window", None))
+        if window is None:
+            raise web.HTTPError(400, "Say which window closed: DELETE ...current-notebook?window=<client id>.")
+        self._answer(self._who, self.services.current.forget_window(self._who, window))
+
+    def _read_body(self) -> dict[str, Any]:
         try:
             body = self.get_json_body()
         except web.HTTPError:
-            raise web.HTTPError(400, f"The body is not valid JSON. {usage}") from None
-        if not isinstance(body, dict) or "path" not in body:
-            raise web.HTTPError(400, f"The body must be a JSON object with a 'path'. {usage}")
+            raise web.HTTPError(400, f"The body is not valid JSON. {_USAGE}") from None
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, f"The body must be a JSON object. {_USAGE}")
         unknown = set(body) - {"path", "window", "open"}
         if unknown:
-            raise web.HTTPError(400, f"Unknown keys {sorted(unknown)}; valid keys: path, window, open. {usage}")
-        path, window, open_in_ui = body["path"], body.get("window"), body.get("open", False)
-        if path is not None and not isinstance(path, str):
-            raise web.HTTPError(400, f"'path' must be a string or null. {usage}")
+            raise web.HTTPError(400, f"Unknown keys {sorted(unknown)}; valid keys: path, window, open. {_USAGE}")
+        return body
+
+    @staticmethod
+    def _window(window: Any) -> str | None:
         if window is not None and not (isinstance(window, str) and 0 < len(window) <= _MAX_WINDOW_ID_LENGTH):
             raise web.HTTPError(400, f"'window' must be a JupyterLab client id (1-{_MAX_WINDOW_ID_LENGTH} characters).")
-        if not isinstance(open_in_ui, bool):
-            raise web.HTTPError(400, "'open' must be true or false.")
-        return path, window, open_in_ui
+        return window
 
 
 class DemoHandler(ExtensionHandlerMixin, JupyterHandler):

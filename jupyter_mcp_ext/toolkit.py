@@ -89,7 +89,7 @@ class Call:
         if notebook_path is not None:
             return await self.services.paths.existing_notebook(notebook_path)
         current = self.services.current.get(self.principal)
-        if current is None or current.path is None:
+        if current.path is None:
             raise ToolError(
                 "No notebook_path was given and there is no current notebook: pass notebook_path, "
                 "or call prepare_notebook (or open a notebook in JupyterLab) first."

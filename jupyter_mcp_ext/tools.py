@@ -146,8 +146,7 @@ async def list_notebooks(call: Call, p: ListNotebooksParams) -> ToolOutput:
     directory = await paths.existing_directory(p.path) if p.path else ""
     walk = paths.walk(directory, max_depth=32, on_directory=_scan_progress(call))
     found = sorted([entry async for entry in walk if entry["type"] == "notebook"], key=lambda entry: entry["path"])
-    current = call.services.current.get(call.principal)
-    current_path = current.path if current else None
+    current_path = call.services.current.get(call.principal).path
     page = found[p.offset : p.offset + p.limit]
     entries = []
     for entry in page:

@@ -29,7 +29,11 @@ SCHEMA: dict[str, Any] = {
         "principal": {"type": "string", "description": "The user whose windows this concerns."},
         "path": _NULLABLE_STRING,
         "source": {**_NULLABLE_STRING, "description": "Who chose the current notebook (current-changed)."},
-        "window": {**_NULLABLE_STRING, "description": "The window that should act; null: every window."},
+        "window": {
+            **_NULLABLE_STRING,
+            "description": "open-notebook: the window that should act (null: every window); "
+            "current-changed: the window the user used last.",
+        },
         "cell_id": _NULLABLE_STRING,
         "cell_index": {"type": ["integer", "null"]},
         "reason": {"enum": ["edit", "execute", None]},
@@ -49,7 +53,13 @@ class UIEvents:
 
     def current_changed(self, principal: str, current: CurrentNotebook) -> None:
         self._emit(
-            {"action": "current-changed", "principal": principal, "path": current.path, "source": current.source}
+            {
+                "action": "current-changed",
+                "principal": principal,
+                "path": current.path,
+                "source": current.source,
+                "window": current.window,
+            }
         )
 
     def open_notebook(self, principal: str, path: str, window: str | None) -> None:

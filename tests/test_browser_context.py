@@ -118,6 +118,29 @@ async def test_prepare_notebook_opens_it_in_the_running_browser(lab: Lab):
         await lab.wait_for_current(client, "dir/second.ipynb")
 
 
+async def test_prepare_notebook_reaches_the_other_windows_once_the_last_used_one_closed(lab: Lab):
+    lab.notebook("closing.ipynb")
+    lab.notebook("next.ipynb")
+    async with lab.mcp() as client, chromium() as browser:
+        context = await browser.new_context()
+        waiting = await context.new_page()  # a window showing no notebook yet
+        await waiting.goto(lab.lab_url(workspace="waiting"))
+        await waiting.locator(".jp-Launcher").first.wait_for(timeout=30000)
+        used = await context.new_page()
+        await used.goto(lab.lab_url("closing.ipynb", workspace="closing", token=False))
+        await lab.wait_for_current(client, "closing.ipynb", timeout=30)
+
+        await used.close(run_before_unload=True)  # the window tells the server it is gone
+        await eventually(lambda: _last_window_forgotten(lab), what="the closed window forgotten")
+        await prepare(client, "next.ipynb")
+        assert await eventually(lambda: _is_active(waiting, "next.ipynb"), timeout=5, what="next.ipynb opened")
+
+
+async def _last_window_forgotten(lab: Lab) -> bool:
+    async with httpx2.AsyncClient(headers={"Authorization": f"token {lab.token}"}) as http:
+        return (await http.get(lab.base + "mcp/current-notebook")).json()["window"] is None
+
+
 async def _is_active(page: Page | Frame, name: str) -> bool:
     return await active_tab(page) == name
 

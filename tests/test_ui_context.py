@@ -144,7 +144,7 @@ async def test_current_notebook_is_none_until_chosen(api, current_url):
         response = await http.get(current_url)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
-    assert response.json() == {"path": None, "source": None, "updated_at": None, "principal": OWNER}
+    assert response.json() == {"path": None, "source": None, "updated_at": None, "window": None, "principal": OWNER}
 
 
 async def test_a_reported_notebook_is_what_path_less_tool_calls_act_on(api, current_url, mcp_client, make_notebook):
@@ -213,9 +213,9 @@ async def test_reporting_a_path_that_is_not_a_notebook_in_the_root_is_refused(
     ("body", "expected"),
     [
         (b"{not json", ['"path"']),  # what a valid body looks like
-        (b"", ["'path'", '{"path": "folder/notebook.ipynb"}']),
-        (b'["a.ipynb"]', ["JSON object with a 'path'"]),
-        (b'{"window": "w1"}', ["JSON object with a 'path'"]),
+        (b"", ["JSON object", '{"path": "folder/notebook.ipynb"}']),
+        (b'["a.ipynb"]', ["JSON object"]),
+        (b'{"open": true}', ["A 'path' is needed", "only a 'window' may be sent alone"]),
         (b'{"path": "a.ipynb", "focus": true}', ["'focus'", "valid keys: path, window, open"]),
         (b'{"path": 3}', ["'path' must be a string or null"]),
         (b'{"path": ["a.ipynb"]}', ["'path' must be a string or null"]),
@@ -306,6 +306,34 @@ async def test_prepare_notebook_opens_it_in_the_window_used_last(
         assert (opened["path"], opened["window"], opened["principal"]) == ("b.ipynb", "w1", OWNER)
         changed = await bus.expect(action="current-changed", path="b.ipynb")
         assert (changed["source"], changed["principal"]) == ("agent", OWNER)
+
+
+async def test_open_requests_go_to_the_window_turned_to_last_or_to_all_once_it_closed(
+    api, current_url, event_bus, mcp_client, make_notebook
+):
+    make_notebook("a.ipynb")
+    make_notebook("b.ipynb")
+    async with event_bus() as bus, api() as http, mcp_client() as client:
+        assert (await http.put(current_url, json={"path": "a.ipynb", "window": "w1"})).status_code == 200
+        # The user turns to a window showing no notebook: the current notebook stays, the window moves.
+        turned = await http.put(current_url, json={"window": "w2"})
+        assert turned.status_code == 200
+        assert {k: turned.json()[k] for k in ("path", "source", "window")} == {
+            "path": "a.ipynb", "source": "w1", "window": "w2"}
+        await bus.expect(action="current-changed", path="a.ipynb", window="w2")
+        await invoke(client, "prepare_notebook", notebook_path="b.ipynb")
+        assert (await bus.expect(action="open-notebook"))["window"] == "w2"
+
+        # A window that closes is forgotten only if it was the one used last.
+        assert (await http.delete(current_url, params={"window": "w1"})).json()["window"] == "w2"
+        assert (await http.delete(current_url, params={"window": "w2"})).json()["window"] is None
+        await invoke(client, "prepare_notebook", notebook_path="a.ipynb")
+        opened = await bus.expect(action="open-notebook", path="a.ipynb")
+        assert opened["window"] is None  # every window of the user opens it
+
+        missing = await http.delete(current_url)
+        assert missing.status_code == 400
+        assert "window=<client id>" in error_message(missing)
 
 
 async def test_a_report_with_open_opens_the_notebook_in_jupyterlab(

@@ -52,14 +52,22 @@ function readServerOptions(): IServerOptions | null {
   return { allowedOrigins: parsed.allowedOrigins, mcpPath: parsed.mcpPath };
 }
 
+/** The server's state of the user's current notebook (GET/PUT answers, current-changed events). */
+interface ICurrentNotebook {
+  principal?: string;
+  path: string | null;
+  source: string | null;
+  window: string | null;
+}
+
 /**
  * Tells the server which notebook this window shows, in order, and remembers whether the
- * server's current notebook came from this window (so focusing the window can reclaim it).
+ * server's current notebook and last-used window are this window (so turning to it can reclaim them).
  */
 class CurrentNotebookReporter {
   readonly windowId = UUID.uuid4();
   principal: string | null = null;
-  serverSource: string | null = null;
+  private server: ICurrentNotebook = { path: null, source: null, window: null };
   private queue: Promise<void> = Promise.resolve();
   private readonly url: string;
 
@@ -71,23 +79,46 @@ class CurrentNotebookReporter {
   }
 
   async load(): Promise<void> {
-    const answer = await this.request('GET');
-    this.principal = answer.principal;
-    this.serverSource = answer.source;
+    this.server = await this.request('GET');
+    this.principal = this.server.principal ?? null;
+  }
+
+  /** What the server says now (from an event). */
+  update(state: ICurrentNotebook): void {
+    this.server = state;
   }
 
   /** Report ``path`` (null: this window closed its last notebook); reports are sent in order. */
   report(path: string | null): Promise<void> {
+    return this.send('PUT', { path, window: this.windowId });
+  }
+
+  /** The user turned to this window (showing ``path``): take back what another window or an agent set. */
+  reclaim(path: string | null): void {
+    if (path !== null && this.server.source !== this.windowId) {
+      void this.report(path);
+    } else if (path === null && this.server.window !== this.windowId) {
+      void this.send('PUT', { window: this.windowId });
+    }
+    this.server = { ...this.server, window: this.windowId };
+  }
+
+  /** This window is closing: agents' "open" requests must not wait for it. */
+  leave(): void {
+    const url = `${this.url}?window=${encodeURIComponent(this.windowId)}`;
+    void ServerConnection.makeRequest(url, { method: 'DELETE', keepalive: true }, this.settings);
+  }
+
+  private send(method: string, body: object): Promise<void> {
     this.queue = this.queue
       .then(async () => {
-        const answer = await this.request('PUT', { path, window: this.windowId });
-        this.serverSource = answer.source;
+        this.server = await this.request(method, body);
       })
       .catch(reason => console.warn('jupyter-mcp-ext: report failed:', reason));
     return this.queue;
   }
 
-  private async request(method: string, body?: object): Promise<any> {
+  private async request(method: string, body?: object): Promise<ICurrentNotebook> {
     const init: RequestInit = { method };
     if (body) {
       init.body = JSON.stringify(body);
@@ -249,16 +280,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
     tracker.currentChanged.connect(onCurrentChanged);
     onCurrentChanged(tracker, tracker.currentWidget);
-    // With several windows, the one the user turns to wins: reclaim the current notebook.
-    const reclaim = () => {
-      if (shownPath !== null && reporter.serverSource !== reporter.windowId) {
-        reporter.serverSource = reporter.windowId;
-        void reporter.report(shownPath);
-      }
-    };
+    // With several windows, the one the user turns to wins.
+    const reclaim = () => reporter.reclaim(shownPath);
     window.addEventListener('focus', reclaim);
     document.addEventListener('pointerdown', reclaim, true);
     document.addEventListener('keydown', reclaim, true);
+    window.addEventListener('pagehide', () => reporter.leave());
 
     // -- server → this window: agents open notebooks and are followed --------------------------
     const openNotebook = async (path: string) => {
@@ -295,7 +322,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return;
       }
       if (event.action === 'current-changed') {
-        reporter.serverSource = event.source ?? null;
+        reporter.update({
+          path: event.path,
+          source: event.source ?? null,
+          window: event.window ?? null
+        });
       } else if (
         event.action === 'open-notebook' &&
         event.path &&
@@ -331,13 +362,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return { ok: false, path: request.path, error: `Cannot open ${request.path}: ${reason}` };
       }
     });
-    void app.restored.then(() =>
+    void app.restored.then(() => {
+      // A new window is the one the user is looking at, even before it shows a notebook.
+      reporter.reclaim(shownPath);
       channel.tellParent({
         type: `${MESSAGE_PREFIX}ready`,
         window: reporter.windowId,
         path: shownPath
-      })
-    );
+      });
+    });
   }
 };
 
