@@ -9,6 +9,7 @@ import time
 from urllib.parse import urlencode
 
 import httpx2
+import pytest
 from conftest import call
 from lab_browser import Lab, StaticSite, chromium, eventually, prepare
 from playwright.async_api import Frame, Page
@@ -166,29 +167,37 @@ async def test_agent_cells_and_outputs_appear_in_the_browser(lab: Lab):
         assert "[1]" in (await prompt.text_content() or "")
 
 
-async def test_the_ui_follows_the_agent_to_a_cell_below_the_fold_unless_turned_off(lab: Lab):
-    lab.notebook("long.ipynb", [("markdown", f"## Section {i}\n\ntext") for i in range(60)])
+@pytest.mark.parametrize("scenario", ["following", "turned off", "user typing"])
+async def test_the_ui_follows_the_agent_to_a_cell_below_the_fold_unless_turned_off_or_typing(lab: Lab, scenario):
+    path = lab.notebook(f"long-{scenario.replace(' ', '-')}.ipynb",
+                        [("markdown", f"## Section {i}\n\ntext") for i in range(60)])
     async with lab.mcp() as client, chromium() as browser:
-        for follow in (True, False):
-            await set_follow_agent(lab, follow)
+        await set_follow_agent(lab, scenario != "turned off")
+        try:
             page = await browser.new_page(viewport={"width": 1200, "height": 700})
-            await page.goto(lab.lab_url("long.ipynb", workspace=f"follow-{follow}"))
-            await lab.wait_for_current(client, "long.ipynb", timeout=30)
-            top = page.locator(".jp-Notebook .jp-Cell").first
-            await eventually(lambda: _in_view(page, top), what="the notebook shown from the top")
+            await page.goto(lab.lab_url(path, workspace=f"follow-{scenario.replace(' ', '-')}"))
+            await lab.wait_for_current(client, path, timeout=30)
+        finally:
+            await set_follow_agent(lab, True)
+        top = page.locator(".jp-Notebook .jp-Cell").first
+        await eventually(lambda: _in_view(page, top), what="the notebook shown from the top")
+        if scenario == "user typing":
+            await top.click()
+            await page.keyboard.press("Enter")  # edit mode: the cell's editor has the focus
+            await page.keyboard.type("my own words")
 
-            marker = f"the agent was here ({follow})"
-            added = await call(client, "append_markdown_cell", source=f"**{marker}**")
-            assert added["cell_index"] >= 60
-            cell = page.locator(".jp-Notebook .jp-Cell", has_text=marker)
-            if follow:
-                await eventually(lambda: _in_view(page, cell), timeout=5, what="the agent's cell scrolled into view")
-            else:  # the view stays where the user left it
-                await page.wait_for_timeout(1500)
-                assert await _in_view(page, top)
-                assert not await _in_view(page, cell)
-            await page.close()
-        await set_follow_agent(lab, True)
+        added = await call(client, "append_markdown_cell", source=f"**the agent was here ({scenario})**")
+        assert added["cell_index"] == 60
+        cell = page.locator(".jp-Notebook .jp-Cell", has_text=f"the agent was here ({scenario})")
+        if scenario == "following":
+            await eventually(lambda: _in_view(page, cell), timeout=5, what="the agent's cell scrolled into view")
+        else:  # the view stays where the user is
+            await cell.wait_for(state="attached", timeout=5000)
+            await page.wait_for_timeout(1500)
+            assert await _in_view(page, top)
+            assert not await _in_view(page, cell)
+        if scenario == "user typing":
+            assert "my own words" in await top.locator(".cm-content").text_content()
 
 
 async def _in_view(page: Page, locator) -> bool:
@@ -211,6 +220,34 @@ async def set_follow_agent(lab: Lab, follow: bool) -> None:
             json={"raw": json.dumps({"followAgent": follow})},
         )
     assert response.status_code == 204, response.text
+
+
+async def test_renaming_and_closing_the_notebook_on_screen_move_the_context(lab: Lab):
+    lab.notebook("draft.ipynb", [("markdown", "# Draft")])
+    async with lab.mcp() as client, chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(lab.lab_url("draft.ipynb", workspace="rename"))
+        await lab.wait_for_current(client, "draft.ipynb", timeout=30)
+
+        # File > Rename Notebook…, as a user does it.
+        await page.locator(".jp-NotebookPanel .jp-Notebook:visible").click()
+        await page.locator(".lm-MenuBar-itemLabel", has_text="File").click()
+        await page.locator(".lm-Menu-itemLabel", has_text="Rename Notebook").click()
+        name = page.locator(".jp-Dialog input")
+        await name.fill("final.ipynb")
+        await page.locator(".jp-Dialog .jp-mod-accept").click()
+        await lab.wait_for_current(client, "final.ipynb", timeout=5)
+
+        # Closing the last notebook leaves no current notebook: path-less calls say what to do.
+        await page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="final.ipynb").locator(
+            ".lm-TabBar-tabCloseIcon").click()
+        await eventually(lambda: _no_current(lab, client), timeout=5, what="no current notebook")
+        error = (await client.call_tool("get_notebook_info", {})).content[0].text
+        assert "no current notebook" in error and "prepare_notebook" in error
+
+
+async def _no_current(lab: Lab, client) -> bool:
+    return await lab.current_notebook(client) is None
 
 
 async def test_of_two_windows_of_the_same_user_the_most_recently_focused_wins(lab: Lab):

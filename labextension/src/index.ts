@@ -304,8 +304,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return;
       }
       const notebook = panel.content;
-      const typing = notebook.mode === 'edit' && notebook.node.contains(document.activeElement);
       const cell = await findCell(notebook, event.cell_id ?? '');
+      const typing = notebook.mode === 'edit' && notebook.node.contains(document.activeElement);
       if (cell && !typing) {
         await notebook.scrollToCell(cell, 'smart');
       }
