@@ -69,6 +69,13 @@ class LiveNotebooks:
         room = rooms.get(room_id) if room_id else None
         return room is not None, len(getattr(room, "clients", ()) or ())
 
+    def has_browser(self, path: str) -> bool:
+        """Whether a browser has ``path`` open; without any browser connected this costs no lookup."""
+        rooms = getattr(self._ydoc_ext.ywebsocket_server, "rooms", {})
+        if not any(getattr(room, "clients", None) for room in rooms.values()):
+            return False
+        return self.room_state(path)[1] > 0
+
     @contextlib.asynccontextmanager
     async def document(self, path: str, *, edit: bool = False) -> AsyncIterator[YNotebook]:
         """The live document of ``path`` (a checked contents path), kept open while in use.

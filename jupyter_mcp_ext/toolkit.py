@@ -99,9 +99,9 @@ class Call:
     def show_cell(self, path: str, cell_id: str, cell_index: int, reason: str) -> None:
         """Let the user's JupyterLab follow the agent to a cell it edits or runs ("edit"/"execute").
 
-        Only notebooks a browser has open are worth an event; the rest cost one dictionary lookup.
+        Only notebooks a browser has open are worth an event.
         """
-        if self.services.notebooks.room_state(path)[1]:
+        if self.services.notebooks.has_browser(path):
             self.services.ui.show_cell(self.principal, path, cell_id, cell_index, reason)
 
 
