@@ -8,7 +8,7 @@ the tool returns, even if the person deleted the cell while it ran.
 from __future__ import annotations
 
 import contextlib
-import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,10 +46,10 @@ def nbformat_output(msg: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _youtput(output: dict[str, Any]) -> Map:
-    value = copy.deepcopy(output)
-    if value["output_type"] == "stream":
-        value["text"] = Text(value["text"])
-    return Map(value)
+    """A shared output made from ``output``; pycrdt copies the values in, so the mirror can share them."""
+    if output["output_type"] == "stream":
+        return Map({**output, "text": Text(output["text"])})
+    return Map(output)
 
 
 def _merge_plain(last: dict[str, Any], output: dict[str, Any]) -> bool:
@@ -110,13 +110,25 @@ class CellOutputs:
 
     def apply(self, nb: YNotebook | None, messages: list[dict[str, Any]]) -> None:
         """Apply IOPub messages to the mirror and (if the cell still exists) to the live cell."""
+        self._write(nb, messages, finished=False)
+
+    def finish(self, nb: YNotebook, execution_count: int | None, messages: Sequence[dict[str, Any]] = ()) -> None:
+        """Apply the last messages, then set the execution count and state idle: one update of the live cell."""
+        self._write(nb, messages, finished=True, execution_count=execution_count)
+
+    def _write(
+        self, nb: YNotebook | None, messages: Sequence[dict[str, Any]], *, finished: bool,
+        execution_count: int | None = None,
+    ) -> None:
+        """One transaction, the cell found once (it may have moved since the last write)."""
         with nb.ydoc.transaction(origin=AGENT_ORIGIN) if nb is not None else contextlib.nullcontext():
-            youtputs = None
-            if nb is not None:
-                ycell = self._find(nb)
-                youtputs = ycell["outputs"] if ycell is not None else None
+            ycell = self._find(nb) if nb is not None else None
+            youtputs = ycell["outputs"] if ycell is not None else None
             for msg in messages:
                 self._apply_one(msg, youtputs)
+            if finished and ycell is not None:
+                ycell["execution_count"] = execution_count
+                ycell["execution_state"] = "idle"
 
     def _clear(self, youtputs: Any) -> None:
         self.outputs.clear()
@@ -153,15 +165,3 @@ class CellOutputs:
         if youtputs is not None:
             # Decided from the live outputs, not the mirror: a person may have cleared them meanwhile.
             _append(youtputs, self.live_displays, output, display_id, _merge_live)
-
-    def finish(self, nb: YNotebook | None, execution_count: int | None) -> None:
-        """Set the execution count and state idle."""
-        if nb is None:
-            return
-        with nb.ydoc.transaction(origin=AGENT_ORIGIN):
-            ycell = self._find(nb)
-            if ycell is None:
-                return
-            ycell["execution_count"] = execution_count
-            ycell["execution_state"] = "idle"
-

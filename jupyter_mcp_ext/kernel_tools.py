@@ -11,13 +11,13 @@ from typing import Any, Literal
 
 import mcp_types as types
 from jupyter_core.utils import ensure_async
+from jupyter_ydoc import YNotebook
 from pydantic import Field
 
 from . import cells
 from .errors import ToolError
 from .execution import CellOutputs
 from .kernels import KernelReply
-from .notebooks import AGENT_ORIGIN
 from .outputs import OutputLimits, execution_content, summarize_output
 from .toolkit import WRITE, Call, CellParams, NotebookParams, NotebookResult, Params, Result, ToolOutput, tool
 
@@ -104,37 +104,46 @@ async def _heartbeat(report: Progress, label: str) -> AsyncIterator[None]:
         task.cancel()
 
 
-async def _kernel_id(call: Call, path: str, kernel_name: str | None) -> str:
-    session, _ = await call.services.kernels.session_for(path, kernel_name)
+async def _kernel_id(call: Call, path: str) -> str:
+    """The kernel of the notebook's session; a new session (with the notebook's kernelspec) if it has none."""
+    kernels = call.services.kernels
+    session = await kernels.find_session(path)
+    if session is None:
+        async with call.services.notebooks.document(path) as nb:
+            kernel_name = cells.metadata_kernelspec(nb).get("name")
+        session, _ = await kernels.session_for(path, kernel_name)
     return session["kernel"]["id"]
+
+
+# Finds (or inserts) the cell to run in the live notebook: (index, cell id).
+PickCell = Callable[[YNotebook], tuple[int, str]]
 
 
 async def run_cell(
     call: Call,
     path: str,
-    cell_id: str,
+    pick: PickCell,
     timeout: float,
     *,
-    index_hint: int | None = None,
     inserted: bool = False,
     report: Progress | None = None,
 ) -> CellRun:
     """Run one code cell, writing its state and outputs into the live cell as they arrive.
 
-    The cell shows running ([*]) from the start, also while it waits behind another execution
-    (an ``inserted`` cell was created running and empty already).
+    ``pick`` runs in the same edit as marking the cell running, so the cell shows running ([*])
+    from the start, also while it waits behind another execution (an ``inserted`` cell was
+    created running and empty already).
     """
     live, kernels = call.services.notebooks, call.services.kernels
     report = report or _seconds_progress(call)
-    sink = CellOutputs(cell_id, index_hint=index_hint)
     async with live.document(path, edit=True) as nb:
-        index = cells.index_of(nb, cell_id, index_hint)
+        index, cell_id = pick(nb)
         ycell = nb.ycells[index]
         if ycell.get("cell_type") != "code":
             raise ToolError(f"Cell {index} (id {cell_id}) is a {ycell.get('cell_type')} cell; only code cells run.")
         source = str(ycell["source"])
-        kernel_name = cells.metadata_kernelspec(nb).get("name")
-        sink.index_hint = index
+        call.show_cell(path, cell_id, index, "execute")
+        sink = CellOutputs(cell_id, index_hint=index)
         if not inserted:
             sink.start(nb)
         if not source.strip():  # as JupyterLab does: an empty cell is cleared, not sent to the kernel
@@ -147,7 +156,7 @@ async def run_cell(
     reply = KernelReply("died", message="The execution did not complete.")
     kernel_id = ""
     try:
-        kernel_id = await _kernel_id(call, path, kernel_name)
+        kernel_id = await _kernel_id(call, path)
         runner = kernels.runner(kernel_id)
 
         async def on_messages(batch: list[dict[str, Any]]) -> None:
@@ -161,9 +170,7 @@ async def run_cell(
             )
     finally:
         async with live.document(path, edit=True) as nb:
-            with nb.ydoc.transaction(origin=AGENT_ORIGIN):  # last outputs and the count: one update
-                sink.apply(nb, reply.tail)
-                sink.finish(nb, reply.execution_count)
+            sink.finish(nb, reply.execution_count, reply.tail)  # last outputs and the count: one update
             final_index = None if sink.cell_lost else sink.index_hint
     notes = [reply.message] if reply.message else []
     if reply.status == "timeout":
@@ -217,9 +224,11 @@ async def insert_execute_code_cell(call: Call, p: InsertExecuteParams) -> ToolOu
     await call.authorize(*WRITE)
     path = await call.notebook(p.notebook_path)
     timeout = _timeout(call, p.timeout)
-    async with call.services.notebooks.document(path, edit=True) as nb:
-        index, cell_id = cells.insert_cell(nb, p.cell_index, "code", p.source, running=True)
-    return _answer(call, await run_cell(call, path, cell_id, timeout, index_hint=index, inserted=True))
+
+    def insert(nb: YNotebook) -> tuple[int, str]:
+        return cells.insert_cell(nb, p.cell_index, "code", p.source, running=True)
+
+    return _answer(call, await run_cell(call, path, insert, timeout, inserted=True))
 
 
 class ExecuteCellParams(CellParams, TimeoutParams):
@@ -234,9 +243,7 @@ async def execute_cell(call: Call, p: ExecuteCellParams) -> ToolOutput:
     await call.authorize(*WRITE)
     path = await call.notebook(p.notebook_path)
     timeout = _timeout(call, p.timeout)
-    async with call.services.notebooks.document(path) as nb:
-        index, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
-    return _answer(call, await run_cell(call, path, cell_id, timeout, index_hint=index))
+    return _answer(call, await run_cell(call, path, lambda nb: cells.locate(nb, p.cell_index, p.cell_id), timeout))
 
 
 class ExecuteRangeParams(NotebookParams, TimeoutParams):
@@ -286,7 +293,7 @@ async def execute_with_progress(call: Call, p: ExecuteRangeParams) -> ToolOutput
             continue
         await call.progress(done, len(targets), f"running cell {done + 1} of {len(targets)}", milestone=True)
         try:
-            run = await run_cell(call, path, cell_id, timeout, report=_range_progress(call, done, len(targets)))
+            run = await run_cell(call, path, _by_id(cell_id), timeout, report=_range_progress(call, done, len(targets)))
         except ToolError as error:  # the person deleted the cell before its turn
             entries.append(RangeEntry(cell_index=None, cell_id=cell_id, status="skipped", execution_count=None,
                                       summary=str(error)))
@@ -307,6 +314,10 @@ async def execute_with_progress(call: Call, p: ExecuteRangeParams) -> ToolOutput
               + (f" ({e.execution_count})" if e.execution_count is not None else "")
               + (f": {e.summary}" if e.summary else "") for e in entries]
     return result, "\n".join(lines)
+
+
+def _by_id(cell_id: str) -> PickCell:
+    return lambda nb: (cells.index_of(nb, cell_id), cell_id)
 
 
 def _range_progress(call: Call, done: int, total: int) -> Progress:
@@ -337,9 +348,7 @@ async def execute_code(call: Call, p: ExecuteCodeParams) -> ToolOutput:
     kernel state it changes is shared with the notebook. Returns status and outputs."""
     path = await call.notebook(p.notebook_path)
     timeout = _timeout(call, p.timeout)
-    async with call.services.notebooks.document(path) as nb:
-        kernel_name = cells.metadata_kernelspec(nb).get("name")
-    kernel_id = await _kernel_id(call, path, kernel_name)
+    kernel_id = await _kernel_id(call, path)
     kernels = call.services.kernels
     sink = CellOutputs("")
 

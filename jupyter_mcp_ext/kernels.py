@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import os
 import time
@@ -48,7 +49,35 @@ class KernelReply:
 
 @dataclass
 class _Waiter:
-    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    """The messages answering one request, in arrival order, and the wake-up of whoever waits for them."""
+
+    messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    wakeup: asyncio.Future | None = None
+
+    def put(self, channel: str, msg: dict[str, Any]) -> None:
+        self.messages.append((channel, msg))
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.wakeup is not None and not self.wakeup.done():
+            self.wakeup.set_result(None)
+
+    async def take(self, timeout: float) -> list[tuple[str, dict[str, Any]]]:
+        """Everything that arrived so far, waiting up to ``timeout`` seconds if nothing has.
+
+        A future and a timer rather than ``wait_for`` on a queue: no task per message.
+        """
+        if not self.messages and timeout > 0:
+            loop = asyncio.get_running_loop()
+            self.wakeup = loop.create_future()
+            timer = loop.call_later(timeout, self._wake)
+            try:
+                await self.wakeup
+            finally:
+                timer.cancel()
+                self.wakeup = None
+        taken, self.messages = self.messages, []
+        return taken
 
 
 class KernelRunner:
@@ -81,8 +110,8 @@ class KernelRunner:
         if not self._started:
             self.client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
             self._readers = [
-                asyncio.create_task(self._route(self.client.get_iopub_msg, "iopub")),
-                asyncio.create_task(self._route(self.client.get_shell_msg, "shell")),
+                asyncio.create_task(self._route(self.client.iopub_channel.socket, "iopub")),
+                asyncio.create_task(self._route(self.client.shell_channel.socket, "shell")),
             ]
             self.manager.add_restart_callback(self._on_restart, "restart")
             self._started = True
@@ -99,32 +128,50 @@ class KernelRunner:
             msg_id = self.client.kernel_info()
             waiter = self._waiters[msg_id] = _Waiter()
             seen: set[str] = set()
+            attempt_ends = time.monotonic() + 0.25
             try:
-                while seen != {"shell", "iopub"}:
-                    channel, _ = await asyncio.wait_for(waiter.queue.get(), 0.25)
-                    seen.add(channel)
-                return
-            except asyncio.TimeoutError:
-                continue
+                while seen != {"shell", "iopub"} and time.monotonic() < attempt_ends:
+                    seen.update(channel for channel, _ in await waiter.take(attempt_ends - time.monotonic()))
             finally:
                 del self._waiters[msg_id]
+            if seen == {"shell", "iopub"}:
+                return
         raise ToolError(f"Kernel {self.kernel_id} does not answer (waited {timeout:g} s).")
 
     def _on_restart(self) -> None:
         self._restarted.set()
 
-    async def _route(self, get: Callable[..., Awaitable[dict]], channel: str) -> None:
+    async def _route(self, socket: Any, channel: str) -> None:
+        """Hand each message answering one of our requests to its waiter; drop the rest."""
         while True:
+            parts = await socket.recv_multipart()
             try:
-                msg = await get()
-            except asyncio.CancelledError:
-                raise
+                routed = self._read(parts)
             except Exception:  # a malformed message must not stop the routing
                 self.log.debug("MCP: unreadable %s message", channel, exc_info=True)
                 continue
-            waiter = self._waiters.get(msg.get("parent_header", {}).get("msg_id"))
-            if waiter is not None:
-                waiter.queue.put_nowait((channel, msg))
+            if routed is not None:
+                waiter, msg = routed
+                waiter.put(channel, msg)
+
+    def _read(self, parts: list[bytes]) -> tuple[_Waiter, dict[str, Any]] | None:
+        """The message in ``parts`` with its waiter, or None if it answers no request of ours.
+
+        The parent header is read first, so IOPub traffic of other clients costs one small
+        JSON parse. Unlike ``Session.deserialize``, dates stay strings (it parses each
+        header's date with dateutil, and nothing here reads them).
+        """
+        session = self.client.session
+        _, parts = session.feed_identities(parts)
+        parent = session.unpack(parts[2])
+        waiter = self._waiters.get(parent.get("msg_id"))
+        if waiter is None:
+            return None
+        if not hmac.compare_digest(parts[0], session.sign(parts[1:5])):
+            raise ValueError("invalid message signature")
+        header = session.unpack(parts[1])
+        return waiter, {"header": header, "msg_type": header["msg_type"], "parent_header": parent,
+                        "content": session.unpack(parts[4])}
 
     async def stop(self) -> None:
         for task in self._readers:
@@ -195,13 +242,7 @@ class KernelRunner:
         replied_at = 0.0
         while True:
             wait = 0.5 if not held else max(0.0, held_since + OUTPUT_HOLD - time.monotonic())
-            try:
-                first = await asyncio.wait_for(waiter.queue.get(), timeout=wait)
-            except asyncio.TimeoutError:
-                first = None
-            pending = [first] if first is not None else []
-            while not waiter.queue.empty():
-                pending.append(waiter.queue.get_nowait())
+            pending = await waiter.take(wait)
             for channel, msg in pending:
                 if channel == "shell":
                     reply, replied_at = msg, time.monotonic()
@@ -224,7 +265,7 @@ class KernelRunner:
             if held and now - held_since >= OUTPUT_HOLD:
                 batch, held = held, []
                 await on_messages(batch)
-            quiet = first is None  # nothing arrived for a while: is the kernel still there?
+            quiet = not pending  # nothing arrived for a while: is the kernel still there?
             if self._restarted.is_set() or (quiet and not await ensure_async(self.manager.is_alive())):
                 if held:
                     await on_messages(held)

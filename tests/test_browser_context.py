@@ -239,9 +239,19 @@ async def test_renaming_and_closing_the_notebook_on_screen_move_the_context(lab:
         await lab.wait_for_current(client, "final.ipynb", timeout=5)
 
         # Closing the last notebook leaves no current notebook: path-less calls say what to do.
-        await page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="final.ipynb").locator(
-            ".lm-TabBar-tabCloseIcon").click()
-        await eventually(lambda: _no_current(lab, client), timeout=5, what="no current notebook")
+        tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="final.ipynb")
+        await tab.locator(".lm-TabBar-tabCloseIcon").click()
+        try:
+            await tab.wait_for(state="detached", timeout=5000)
+        except Exception:
+            dialog = page.locator(".jp-Dialog")
+            raise AssertionError(f"the tab did not close; dialog: {await dialog.all_text_contents()}") from None
+        try:
+            await eventually(lambda: _no_current(lab, client), timeout=10, what="no current notebook")
+        except AssertionError as error:
+            async with httpx2.AsyncClient(headers={"Authorization": f"token {lab.token}"}) as http:
+                state = (await http.get(lab.base + "mcp/current-notebook")).json()
+            raise AssertionError(f"{error}; server state {state}") from None
         error = (await client.call_tool("get_notebook_info", {})).content[0].text
         assert "no current notebook" in error and "prepare_notebook" in error
 

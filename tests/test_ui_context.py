@@ -391,6 +391,27 @@ async def test_agent_edits_in_a_notebook_on_screen_show_the_cell(event_bus, brow
         assert (shown["cell_id"], shown["cell_index"]) == (appended["cell_id"], 0)
 
 
+async def test_agent_runs_in_a_notebook_on_screen_show_the_cell_as_it_starts(
+    event_bus, browser, mcp_client, make_notebook
+):
+    make_notebook("a.ipynb", [("code", "import time")])
+    async with browser("a.ipynb"), event_bus() as bus, mcp_client() as client:
+        ran = await call(client, "execute_cell", notebook_path="a.ipynb", cell_index=0, timeout=60)
+        shown = await bus.expect(action="show-cell", reason="execute")
+        assert (shown["cell_id"], shown["cell_index"]) == (ran["cell_id"], 0)
+
+        # Shown when it starts, not when it ends: the event comes while a slow cell still runs.
+        running = asyncio.ensure_future(call(client, "insert_execute_code_cell", notebook_path="a.ipynb",
+                                             source="time.sleep(3)", timeout=60))
+        try:
+            shown = await bus.expect(action="show-cell", reason="execute", timeout=2.5)
+            assert not running.done()
+            assert shown["cell_index"] == 1
+        finally:
+            inserted = await running
+        assert shown["cell_id"] == inserted["cell_id"]
+
+
 async def test_agent_edits_in_a_notebook_nobody_has_open_show_nothing(event_bus, browser, mcp_client, make_notebook):
     make_notebook("a.ipynb", [("code", "x = 1")])
     make_notebook("b.ipynb", [("code", "y = 1")])
