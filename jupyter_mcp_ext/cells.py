@@ -70,19 +70,29 @@ def locate(nb: YNotebook, cell_index: int | None, cell_id: str | None) -> tuple[
     return index, str(nb.ycells[index].get("id"))
 
 
-def insert_cell(nb: YNotebook, index: int, cell_type: str, source: str, *, running: bool = False) -> tuple[int, str]:
+def insert_index(nb: YNotebook, index: int) -> int:
+    """``index`` checked as a place to insert a cell (-1 or the cell count: at the end)."""
+    count = len(nb.ycells)
+    if index == -1:
+        return count
+    if not 0 <= index <= count:
+        raise ToolError(f"Insert index {index} is out of range: use 0..{count} (or -1 to append).")
+    return index
+
+
+def insert_cell(
+    nb: YNotebook, index: int, cell_type: str, source: str, *, running: bool = False, cell_id: str | None = None
+) -> tuple[int, str]:
     """Insert a new cell at ``index`` (-1 or the cell count appends); returns (index, id).
 
     ``running`` marks a new code cell as executing ([*]) in the same edit.
     """
     if cell_type not in CELL_TYPES:
         raise ToolError(f"cell_type {cell_type!r} is not valid: use one of {', '.join(CELL_TYPES)}.")
-    count = len(nb.ycells)
-    if index == -1:
-        index = count
-    if not 0 <= index <= count:
-        raise ToolError(f"Insert index {index} is out of range: use 0..{count} (or -1 to append).")
+    index = insert_index(nb, index)
     cell: dict[str, Any] = {"cell_type": cell_type, "source": source, "metadata": {}}
+    if cell_id is not None:
+        cell["id"] = cell_id
     if cell_type == "code":
         cell.update(outputs=[], execution_count=None)
     ycell = nb.create_ycell(cell)

@@ -15,7 +15,7 @@ from typing import Any
 from jupyter_ydoc import YNotebook
 from pycrdt import Array, Map, Text
 
-from .cells import find_index
+from .cells import find_index, insert_cell
 from .notebooks import AGENT_ORIGIN
 
 OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")
@@ -89,6 +89,10 @@ class CellOutputs:
     displays: dict[str, list[int]] = field(default_factory=dict)  # display_id -> positions in the mirror
     live_displays: dict[str, list[int]] = field(default_factory=dict)  # display_id -> positions in the cell
     cell_lost: bool = False  # the person deleted the cell while it ran
+    # The live cell shows this run from the first write on: (index, source) of a cell to insert
+    # then, or None to clear the existing cell's outputs then. A fast cell is thus one update.
+    to_insert: tuple[int, str] | None = None
+    begun: bool = False
 
     def _find(self, nb: YNotebook) -> Map | None:
         self.index_hint = find_index(nb, self.cell_id, self.index_hint)
@@ -97,16 +101,28 @@ class CellOutputs:
             return None
         return nb.ycells[self.index_hint]
 
-    def start(self, nb: YNotebook) -> None:
-        """Mark the cell running with no outputs ([*] in JupyterLab)."""
-        with nb.ydoc.transaction(origin=AGENT_ORIGIN):
-            ycell = self._find(nb)
-            if ycell is None:
-                return
+    def _begin(self, nb: YNotebook, *, finished: bool) -> Map | None:
+        """The live cell of this run: inserted, or cleared of its outputs; running ([*]) unless finished."""
+        self.begun = True
+        if self.to_insert is not None:
+            index, source = self.to_insert
+            self.to_insert = None
+            index = min(index, len(nb.ycells))  # cells may have been deleted since the index was checked
+            self.index_hint, _ = insert_cell(nb, index, "code", source, running=not finished, cell_id=self.cell_id)
+            return nb.ycells[self.index_hint]
+        ycell = self._find(nb)
+        if ycell is not None:
             if len(ycell["outputs"]):
                 ycell["outputs"].clear()
             ycell["execution_count"] = None
-            ycell["execution_state"] = "running"
+            if not finished:
+                ycell["execution_state"] = "running"
+        return ycell
+
+    def show_running(self, nb: YNotebook) -> None:
+        """Show the cell running ([*]) before anything else is written (no-op after the first write)."""
+        if not self.begun:
+            self._write(nb, (), finished=False)
 
     def apply(self, nb: YNotebook | None, messages: list[dict[str, Any]]) -> None:
         """Apply IOPub messages to the mirror and (if the cell still exists) to the live cell."""
@@ -122,7 +138,12 @@ class CellOutputs:
     ) -> None:
         """One transaction, the cell found once (it may have moved since the last write)."""
         with nb.ydoc.transaction(origin=AGENT_ORIGIN) if nb is not None else contextlib.nullcontext():
-            ycell = self._find(nb) if nb is not None else None
+            if nb is None:
+                ycell = None
+            elif not self.begun:
+                ycell = self._begin(nb, finished=finished)
+            else:
+                ycell = self._find(nb)
             youtputs = ycell["outputs"] if ycell is not None else None
             for msg in messages:
                 self._apply_one(msg, youtputs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -17,7 +18,7 @@ from pydantic import Field
 from . import cells
 from .errors import ToolError
 from .execution import CellOutputs
-from .kernels import KernelReply
+from .kernels import OUTPUT_HOLD, KernelReply
 from .outputs import OutputLimits, execution_content, summarize_output
 from .toolkit import WRITE, Call, CellParams, NotebookParams, NotebookResult, Params, Result, ToolOutput, tool
 
@@ -115,46 +116,58 @@ async def _kernel_id(call: Call, path: str) -> str:
     return session["kernel"]["id"]
 
 
-# Finds (or inserts) the cell to run in the live notebook: (index, cell id).
-PickCell = Callable[[YNotebook], tuple[int, str]]
+@dataclass
+class CellToRun:
+    index: int
+    cell_id: str
+    source: str
+    new: bool  # not in the notebook yet: inserted at ``index`` when the run is first shown
 
 
-async def run_cell(
-    call: Call,
-    path: str,
-    pick: PickCell,
-    timeout: float,
-    *,
-    inserted: bool = False,
-    report: Progress | None = None,
-) -> CellRun:
+# Finds the cell to run in the live notebook (or checks where a new one goes).
+PickCell = Callable[[YNotebook], CellToRun]
+
+
+def existing_cell(nb: YNotebook, index: int, cell_id: str) -> CellToRun:
+    ycell = nb.ycells[index]
+    if ycell.get("cell_type") != "code":
+        raise ToolError(f"Cell {index} (id {cell_id}) is a {ycell.get('cell_type')} cell; only code cells run.")
+    return CellToRun(index=index, cell_id=cell_id, source=str(ycell["source"]), new=False)
+
+
+async def run_cell(call: Call, path: str, pick: PickCell, timeout: float, *, report: Progress | None = None) -> CellRun:
     """Run one code cell, writing its state and outputs into the live cell as they arrive.
 
-    ``pick`` runs in the same edit as marking the cell running, so the cell shows running ([*])
-    from the start, also while it waits behind another execution (an ``inserted`` cell was
-    created running and empty already).
+    The request goes to the kernel first. The live cell shows the run (inserted or cleared,
+    running: [*]) with the first outputs, at most ``OUTPUT_HOLD`` seconds later — also while it
+    waits behind another execution — so a fast cell appears finished in one document update.
     """
     live, kernels = call.services.notebooks, call.services.kernels
     report = report or _seconds_progress(call)
-    async with live.document(path, edit=True) as nb:
-        index, cell_id = pick(nb)
-        ycell = nb.ycells[index]
-        if ycell.get("cell_type") != "code":
-            raise ToolError(f"Cell {index} (id {cell_id}) is a {ycell.get('cell_type')} cell; only code cells run.")
-        source = str(ycell["source"])
-        call.show_cell(path, cell_id, index, "execute")
-        sink = CellOutputs(cell_id, index_hint=index)
-        if not inserted:
-            sink.start(nb)
-        if not source.strip():  # as JupyterLab does: an empty cell is cleared, not sent to the kernel
+    async with live.document(path) as nb:
+        cell = pick(nb)
+    cell_id = cell.cell_id
+    sink = CellOutputs(cell_id, index_hint=cell.index, to_insert=(cell.index, cell.source) if cell.new else None)
+    call.show_cell(path, cell_id, cell.index, "execute")
+    if not cell.source.strip():  # as JupyterLab does: an empty cell is cleared, not sent to the kernel
+        async with live.document(path, edit=True) as nb:
             sink.finish(nb, None)
-            empty = ExecutedCell(notebook_path=path, cell_index=index, cell_id=cell_id, status="ok",
-                                 execution_count=None, outputs=[], kernel_id="", duration_seconds=0.0,
-                                 notes=["The cell is empty: nothing ran."])
-            return CellRun(empty, [])
+        empty = ExecutedCell(notebook_path=path, cell_index=sink.index_hint, cell_id=cell_id, status="ok",
+                             execution_count=None, outputs=[], kernel_id="", duration_seconds=0.0,
+                             notes=["The cell is empty: nothing ran."])
+        return CellRun(empty, [])
+
+    async def show_running() -> None:
+        async with live.document(path, edit=True) as nb:
+            sink.show_running(nb)
+
     started = time.monotonic()
     reply = KernelReply("died", message="The execution did not complete.")
     kernel_id = ""
+    showing: list[asyncio.Task] = []
+    timer = asyncio.get_running_loop().call_later(
+        OUTPUT_HOLD, lambda: showing.append(asyncio.ensure_future(show_running()))
+    )
     try:
         kernel_id = await _kernel_id(call, path)
         runner = kernels.runner(kernel_id)
@@ -166,9 +179,12 @@ async def run_cell(
 
         async with _heartbeat(report, f"cell {cell_id}"):
             reply = await runner.execute(
-                source, on_messages=on_messages, timeout=timeout, interrupt=lambda: kernels.interrupt(kernel_id)
+                cell.source, on_messages=on_messages, timeout=timeout, interrupt=lambda: kernels.interrupt(kernel_id)
             )
     finally:
+        timer.cancel()
+        for task in showing:  # not awaited: a cancelled call must reach the last write without pausing
+            task.cancel()
         async with live.document(path, edit=True) as nb:
             sink.finish(nb, reply.execution_count, reply.tail)  # last outputs and the count: one update
             final_index = None if sink.cell_lost else sink.index_hint
@@ -225,10 +241,11 @@ async def insert_execute_code_cell(call: Call, p: InsertExecuteParams) -> ToolOu
     path = await call.notebook(p.notebook_path)
     timeout = _timeout(call, p.timeout)
 
-    def insert(nb: YNotebook) -> tuple[int, str]:
-        return cells.insert_cell(nb, p.cell_index, "code", p.source, running=True)
+    def new_cell(nb: YNotebook) -> CellToRun:
+        return CellToRun(index=cells.insert_index(nb, p.cell_index), cell_id=str(uuid.uuid4()), source=p.source,
+                         new=True)
 
-    return _answer(call, await run_cell(call, path, insert, timeout, inserted=True))
+    return _answer(call, await run_cell(call, path, new_cell, timeout))
 
 
 class ExecuteCellParams(CellParams, TimeoutParams):
@@ -243,7 +260,9 @@ async def execute_cell(call: Call, p: ExecuteCellParams) -> ToolOutput:
     await call.authorize(*WRITE)
     path = await call.notebook(p.notebook_path)
     timeout = _timeout(call, p.timeout)
-    return _answer(call, await run_cell(call, path, lambda nb: cells.locate(nb, p.cell_index, p.cell_id), timeout))
+    return _answer(
+        call, await run_cell(call, path, lambda nb: existing_cell(nb, *cells.locate(nb, p.cell_index, p.cell_id)), timeout)
+    )
 
 
 class ExecuteRangeParams(NotebookParams, TimeoutParams):
@@ -317,7 +336,7 @@ async def execute_with_progress(call: Call, p: ExecuteRangeParams) -> ToolOutput
 
 
 def _by_id(cell_id: str) -> PickCell:
-    return lambda nb: (cells.index_of(nb, cell_id), cell_id)
+    return lambda nb: existing_cell(nb, cells.index_of(nb, cell_id), cell_id)
 
 
 def _range_progress(call: Call, done: int, total: int) -> Progress:

@@ -122,20 +122,32 @@ class KernelRunner:
             self._synced_with = ready
 
     async def _sync_iopub(self, timeout: float = 30) -> None:
-        """Send kernel_info until both its reply (shell) and an IOPub message answer it: both live."""
+        """Send kernel_info until one is answered on both shell and IOPub: both channels are live.
+
+        Repeated because an IOPub subscription takes a moment to start (IOPub messages before it
+        are lost), at growing intervals; answers to earlier requests still count, so a kernel slower
+        than the interval (several starting at once on a busy machine) is not asked forever.
+        """
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            msg_id = self.client.kernel_info()
-            waiter = self._waiters[msg_id] = _Waiter()
-            seen: set[str] = set()
-            attempt_ends = time.monotonic() + 0.25
-            try:
-                while seen != {"shell", "iopub"} and time.monotonic() < attempt_ends:
-                    seen.update(channel for channel, _ in await waiter.take(attempt_ends - time.monotonic()))
-            finally:
+        waiter = _Waiter()
+        answered: dict[str, set[str]] = {}  # kernel_info msg_id -> channels its answers came on
+        interval = 0.25
+        try:
+            while time.monotonic() < deadline:
+                msg_id = self.client.kernel_info()
+                self._waiters[msg_id] = waiter
+                answered[msg_id] = set()
+                attempt_ends = min(deadline, time.monotonic() + interval)
+                interval = min(interval * 1.5, 2.0)
+                while (remaining := attempt_ends - time.monotonic()) > 0:
+                    for channel, msg in await waiter.take(remaining):
+                        channels = answered[msg["parent_header"]["msg_id"]]
+                        channels.add(channel)
+                        if channels == {"shell", "iopub"}:
+                            return
+        finally:
+            for msg_id in answered:
                 del self._waiters[msg_id]
-            if seen == {"shell", "iopub"}:
-                return
         raise ToolError(f"Kernel {self.kernel_id} does not answer (waited {timeout:g} s).")
 
     def _on_restart(self) -> None:
