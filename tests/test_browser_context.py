@@ -52,7 +52,8 @@ async def test_iframe_src_tab_click_and_post_message_move_the_agents_context(lab
         # The platform switches notebooks by changing the iframe's URL (the login cookie carries it).
         await page.evaluate("url => { document.getElementById('lab').src = url; }",
                             lab.lab_url("b.ipynb", workspace="embed", token=False))
-        await lab.wait_for_current(client, "b.ipynb", timeout=5)
+        took = await lab.wait_for_current(client, "b.ipynb", timeout=5)
+        print(f"iframe src a -> b: path-less calls act on b after {took:.2f} s")
         frame = await lab_frame(page)
         assert await eventually(lambda: active_tab(frame)) == "b.ipynb"
 
@@ -64,7 +65,8 @@ async def test_iframe_src_tab_click_and_post_message_move_the_agents_context(lab
             "{type: 'jupyter-mcp:open-notebook', path: 'c.ipynb', requestId: 'open-c'}, labOrigin)",
             lab.origin,
         )
-        await lab.wait_for_current(client, "c.ipynb", timeout=5)
+        took = await lab.wait_for_current(client, "c.ipynb", timeout=5)
+        print(f"postMessage open c: path-less calls act on c after {took:.2f} s")
         (result,) = await eventually(lambda: messages(page, "jupyter-mcp:result"), what="the result message")
         assert result["origin"] == lab.origin
         assert result["data"] == {
@@ -77,7 +79,8 @@ async def test_iframe_src_tab_click_and_post_message_move_the_agents_context(lab
 
         # A click on the other tab inside the frame moves the context back.
         await frame.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="b.ipynb").click()
-        await lab.wait_for_current(client, "b.ipynb", timeout=5)
+        took = await lab.wait_for_current(client, "b.ipynb", timeout=5)
+        print(f"tab click c -> b: path-less calls act on b after {took:.2f} s")
         assert (await messages(page, "jupyter-mcp:active-notebook"))[-1]["data"]["path"] == "b.ipynb"
 
         # A request that cannot be served is answered with the reason; the view stays as it was.
