@@ -110,7 +110,6 @@ class MCPHandler(APIHandler):
         await self._serve()
 
 
-
 # A window's client id is a UUID; anything much longer is not one of ours.
 _MAX_WINDOW_ID_LENGTH = 100
 _USAGE = (

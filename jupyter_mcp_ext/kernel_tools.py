@@ -260,9 +260,11 @@ async def execute_cell(call: Call, p: ExecuteCellParams) -> ToolOutput:
     await call.authorize(*WRITE)
     path = await call.notebook(p.notebook_path)
     timeout = _timeout(call, p.timeout)
-    return _answer(
-        call, await run_cell(call, path, lambda nb: existing_cell(nb, *cells.locate(nb, p.cell_index, p.cell_id)), timeout)
-    )
+
+    def chosen_cell(nb: YNotebook) -> CellToRun:
+        return existing_cell(nb, *cells.locate(nb, p.cell_index, p.cell_id))
+
+    return _answer(call, await run_cell(call, path, chosen_cell, timeout))
 
 
 class ExecuteRangeParams(NotebookParams, TimeoutParams):
