@@ -129,6 +129,17 @@ def read_disk(root: Path, path: str) -> dict[str, Any]:
     return json.loads((root / path).read_text())
 
 
+async def login_with_cookie(http: httpx2.AsyncClient, server_url: str, token: str) -> str:
+    """Log in like a browser through the login form; returns the _xsrf cookie value."""
+    page = await http.get(f"{server_url}login")
+    assert page.status_code == 200
+    xsrf = http.cookies.get("_xsrf")
+    assert xsrf
+    login = await http.post(f"{server_url}login", data={"password": token, "_xsrf": xsrf})
+    assert login.status_code == 302, login.text
+    return xsrf
+
+
 async def call(client: Client, name: str, **arguments: Any) -> Any:
     """Call a tool that must succeed; returns its structured content."""
     result = await client.call_tool(name, arguments)

@@ -26,7 +26,7 @@ import pytest
 from conftest import KERNELSPEC, call
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -132,6 +132,17 @@ class Lab:
         tree = f"/tree/{path}" if path else ""
         query = "?reset" + (f"&token={self.token}" if token else "")
         return f"{self.base}lab/workspaces/{workspace}{tree}{query}"
+
+    async def show(self, page: Page, client: Client, path: str, *, workspace: str, token: bool = True) -> None:
+        """Load JupyterLab showing ``path`` in ``page``; returns once the agent's context follows it."""
+        await page.goto(self.lab_url(path, workspace=workspace, token=token))
+        await self.wait_for_current(client, path, timeout=30)  # includes a cold start of JupyterLab
+
+    @contextlib.asynccontextmanager
+    async def api(self) -> AsyncIterator[httpx2.AsyncClient]:
+        """Jupyter's REST API with the token, as a platform's backend would call it."""
+        async with httpx2.AsyncClient(headers={"Authorization": f"token {self.token}"}, timeout=30) as http:
+            yield http
 
     @contextlib.asynccontextmanager
     async def mcp(self) -> AsyncIterator[Client]:

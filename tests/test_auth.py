@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx2
 import pytest
-from conftest import call, call_error
+from conftest import call, call_error, login_with_cookie
 from jupyter_server.auth import Authorizer
 
 ACCEPT = "application/json, text/event-stream"
@@ -53,20 +53,9 @@ async def test_token_in_query_is_accepted_where_jupyter_allows_it(mcp_url, token
     assert response.status_code == 200
 
 
-async def login_cookies(http: httpx2.AsyncClient, server_url: str, token: str) -> str:
-    """Log in like a browser through the login form; returns the _xsrf cookie value."""
-    page = await http.get(f"{server_url}login")
-    assert page.status_code == 200
-    xsrf = http.cookies.get("_xsrf")
-    assert xsrf
-    login = await http.post(f"{server_url}login", data={"password": token, "_xsrf": xsrf})
-    assert login.status_code == 302, login.text
-    return xsrf
-
-
 async def test_browser_cookie_needs_the_xsrf_header(server_url, mcp_url, token):
     async with httpx2.AsyncClient(timeout=20) as http:
-        xsrf = await login_cookies(http, server_url, token)
+        xsrf = await login_with_cookie(http, server_url, token)
         without = await http.post(mcp_url, json=INITIALIZE, headers={"Accept": ACCEPT})
         assert without.status_code == 403
         assert without.headers["content-type"].startswith("application/json")
@@ -78,7 +67,7 @@ async def test_browser_cookie_needs_the_xsrf_header(server_url, mcp_url, token):
 
 async def test_browser_cookie_from_a_foreign_origin_is_refused(server_url, mcp_url, token):
     async with httpx2.AsyncClient(timeout=20) as http:
-        xsrf = await login_cookies(http, server_url, token)
+        xsrf = await login_with_cookie(http, server_url, token)
         response = await http.post(
             mcp_url,
             json=INITIALIZE,

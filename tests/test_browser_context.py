@@ -8,7 +8,6 @@ import json
 import time
 from urllib.parse import urlencode
 
-import httpx2
 import pytest
 from conftest import call
 from lab_browser import Lab, StaticSite, chromium, eventually, prepare
@@ -111,8 +110,7 @@ async def test_prepare_notebook_opens_it_in_the_running_browser(lab: Lab):
     lab.notebook("dir/second.ipynb")
     async with lab.mcp() as client, chromium() as browser:
         page = await browser.new_page()
-        await page.goto(lab.lab_url("first.ipynb", workspace="prepare"))
-        await lab.wait_for_current(client, "first.ipynb", timeout=30)
+        await lab.show(page, client, "first.ipynb", workspace="prepare")
 
         started = time.monotonic()
         await prepare(client, "dir/second.ipynb")
@@ -131,8 +129,7 @@ async def test_prepare_notebook_reaches_the_other_windows_once_the_last_used_one
         await waiting.goto(lab.lab_url(workspace="waiting"))
         await waiting.locator(".jp-Launcher").first.wait_for(timeout=30000)
         used = await context.new_page()
-        await used.goto(lab.lab_url("closing.ipynb", workspace="closing", token=False))
-        await lab.wait_for_current(client, "closing.ipynb", timeout=30)
+        await lab.show(used, client, "closing.ipynb", workspace="closing", token=False)
 
         await used.close(run_before_unload=True)  # the window tells the server it is gone
         await eventually(lambda: _last_window_forgotten(lab), what="the closed window forgotten")
@@ -141,7 +138,7 @@ async def test_prepare_notebook_reaches_the_other_windows_once_the_last_used_one
 
 
 async def _last_window_forgotten(lab: Lab) -> bool:
-    async with httpx2.AsyncClient(headers={"Authorization": f"token {lab.token}"}) as http:
+    async with lab.api() as http:
         return (await http.get(lab.base + "mcp/current-notebook")).json()["window"] is None
 
 
@@ -153,19 +150,18 @@ async def test_agent_cells_and_outputs_appear_in_the_browser(lab: Lab):
     lab.notebook("shown.ipynb", [("markdown", "# Shown")])
     async with lab.mcp() as client, chromium() as browser:
         page = await browser.new_page()
-        await page.goto(lab.lab_url("shown.ipynb", workspace="cells"))
-        await lab.wait_for_current(client, "shown.ipynb", timeout=30)
+        await lab.show(page, client, "shown.ipynb", workspace="cells")
 
         # Path-less: the notebook on screen.
         added = await call(client, "append_code_cell", source="print('from the agent', 6 * 7)")
         assert added["notebook_path"] == "shown.ipynb"
         editor = page.locator(".jp-Notebook .jp-Cell .cm-content", has_text="from the agent")
-        await editor.wait_for(timeout=5000)
+        await editor.wait_for(timeout=10000)
 
         ran = await call(client, "execute_cell", cell_id=added["cell_id"], timeout=60)
         assert ran["status"] == "ok"
         output = page.locator(".jp-Notebook .jp-OutputArea-output", has_text="from the agent 42")
-        await output.wait_for(timeout=5000)
+        await output.wait_for(timeout=10000)
         prompt = page.locator(".jp-Notebook .jp-Cell").nth(added["cell_index"]).locator(".jp-InputPrompt")
         assert "[1]" in (await prompt.text_content() or "")
 
@@ -178,8 +174,7 @@ async def test_the_ui_follows_the_agent_to_a_cell_below_the_fold_unless_turned_o
         await set_follow_agent(lab, scenario != "turned off")
         try:
             page = await browser.new_page(viewport={"width": 1200, "height": 700})
-            await page.goto(lab.lab_url(path, workspace=f"follow-{scenario.replace(' ', '-')}"))
-            await lab.wait_for_current(client, path, timeout=30)
+            await lab.show(page, client, path, workspace=f"follow-{scenario.replace(' ', '-')}")
         finally:
             await set_follow_agent(lab, True)
         top = page.locator(".jp-Notebook .jp-Cell").first
@@ -195,7 +190,7 @@ async def test_the_ui_follows_the_agent_to_a_cell_below_the_fold_unless_turned_o
         if scenario == "following":
             await eventually(lambda: _in_view(page, cell), timeout=5, what="the agent's cell scrolled into view")
         else:  # the view stays where the user is
-            await cell.wait_for(state="attached", timeout=5000)
+            await cell.wait_for(state="attached", timeout=10000)
             await page.wait_for_timeout(1500)
             assert await _in_view(page, top)
             assert not await _in_view(page, cell)
@@ -217,7 +212,7 @@ async def _in_view(page: Page, locator) -> bool:
 
 async def set_follow_agent(lab: Lab, follow: bool) -> None:
     """Save the setting as the Settings Editor does (JupyterLab's settings API); pages load it at start."""
-    async with httpx2.AsyncClient(headers={"Authorization": f"token {lab.token}"}, timeout=30) as http:
+    async with lab.api() as http:
         response = await http.put(
             lab.base + "lab/api/settings/jupyter-mcp-ext:plugin",
             json={"raw": json.dumps({"followAgent": follow})},
@@ -229,8 +224,7 @@ async def test_renaming_and_closing_the_notebook_on_screen_move_the_context(lab:
     lab.notebook("draft.ipynb", [("markdown", "# Draft")])
     async with lab.mcp() as client, chromium() as browser:
         page = await browser.new_page()
-        await page.goto(lab.lab_url("draft.ipynb", workspace="rename"))
-        await lab.wait_for_current(client, "draft.ipynb", timeout=30)
+        await lab.show(page, client, "draft.ipynb", workspace="rename")
 
         # File > Rename Notebook…, as a user does it.
         await page.locator(".jp-NotebookPanel .jp-Notebook:visible").click()
@@ -245,14 +239,14 @@ async def test_renaming_and_closing_the_notebook_on_screen_move_the_context(lab:
         tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="final.ipynb")
         await tab.locator(".lm-TabBar-tabCloseIcon").click()
         try:
-            await tab.wait_for(state="detached", timeout=5000)
+            await tab.wait_for(state="detached", timeout=10000)
         except Exception:
             dialog = page.locator(".jp-Dialog")
             raise AssertionError(f"the tab did not close; dialog: {await dialog.all_text_contents()}") from None
         try:
             await eventually(lambda: _no_current(lab, client), timeout=10, what="no current notebook")
         except AssertionError as error:
-            async with httpx2.AsyncClient(headers={"Authorization": f"token {lab.token}"}) as http:
+            async with lab.api() as http:
                 state = (await http.get(lab.base + "mcp/current-notebook")).json()
             raise AssertionError(f"{error}; server state {state}") from None
         error = (await client.call_tool("get_notebook_info", {})).content[0].text
@@ -269,11 +263,9 @@ async def test_of_two_windows_of_the_same_user_the_most_recently_focused_wins(la
     async with lab.mcp() as client, chromium() as browser:
         context = await browser.new_context()
         left = await context.new_page()
-        await left.goto(lab.lab_url("left.ipynb", workspace="left"))
-        await lab.wait_for_current(client, "left.ipynb", timeout=30)
+        await lab.show(left, client, "left.ipynb", workspace="left")
         right = await context.new_page()
-        await right.goto(lab.lab_url("right.ipynb", workspace="right", token=False))
-        await lab.wait_for_current(client, "right.ipynb", timeout=30)
+        await lab.show(right, client, "right.ipynb", workspace="right", token=False)
 
         await turn_to(left)
         await lab.wait_for_current(client, "left.ipynb")

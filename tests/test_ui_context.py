@@ -25,7 +25,7 @@ import pytest
 import websockets
 from traitlets import TraitError
 
-from conftest import call, call_error
+from conftest import call, call_error, login_with_cookie
 from tool_helpers import invoke
 
 UI_SCHEMA = "https://events.jupyter.org/jupyter_mcp_ext/ui/v1"
@@ -114,17 +114,6 @@ def event_bus(server_url: str, token: str):
             yield EventBus(websocket)
 
     return subscribe
-
-
-async def login_with_cookie(http: httpx2.AsyncClient, server_url: str, token: str) -> str:
-    """Log in like a browser through the login form; returns the _xsrf cookie value."""
-    page = await http.get(f"{server_url}login")
-    assert page.status_code == 200
-    xsrf = http.cookies.get("_xsrf")
-    assert xsrf
-    login = await http.post(f"{server_url}login", data={"password": token, "_xsrf": xsrf})
-    assert login.status_code == 302, login.text
-    return xsrf
 
 
 # -- the REST API --------------------------------------------------------------------------------
