@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import zmq
 from jupyter_client.session import Session
 from jupyter_core.utils import ensure_async
 from tornado import web
@@ -150,6 +151,16 @@ class KernelRunner:
                 del self._waiters[msg_id]
         raise ToolError(f"Kernel {self.kernel_id} does not answer (waited {timeout:g} s).")
 
+    def _wake_stalled_readers(self) -> None:
+        """Hand on any message left waiting in a socket while its reader sleeps.
+
+        Seen rarely: a kernel's reply sat unread and the call waited for its timeout. A zmq socket's
+        notification is edge-triggered; reading ``EVENTS`` makes pyzmq deliver what is waiting.
+        """
+        for channel in (self.client.shell_channel, self.client.iopub_channel):
+            if channel.socket.get(zmq.EVENTS) & zmq.POLLIN:
+                self.log.info("MCP: kernel %s: a message was waiting unread on a socket; reader woken", self.kernel_id)
+
     def _on_restart(self) -> None:
         self._restarted.set()
 
@@ -278,6 +289,8 @@ class KernelRunner:
                 batch, held = held, []
                 await on_messages(batch)
             quiet = not pending  # nothing arrived for a while: is the kernel still there?
+            if quiet:
+                self._wake_stalled_readers()
             if self._restarted.is_set() or (quiet and not await ensure_async(self.manager.is_alive())):
                 if held:
                     await on_messages(held)
