@@ -61,7 +61,6 @@ import contextlib
 import gc
 import json
 import os
-import platform
 import secrets
 import sqlite3
 import statistics
@@ -71,7 +70,6 @@ import urllib.request
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +88,7 @@ from bench_tools import (  # noqa: E402  (the shared server, profiling and stati
     ServerProfiler,
     Stats,
     check_py_spy,
-    extension_revision,
+    print_machine,
     process_cpu_seconds,
     running_server,
 )
@@ -855,21 +853,9 @@ def core_share(seconds: float = 0.5) -> float:
 
 
 def print_environment(args: argparse.Namespace) -> None:
-    def version(dist: str) -> str:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return "-"
-
-    dists = ["jupyter-mcp-ext", "mcp", "mcp-types", "jupyter_server", "jupyter-server-ydoc", "jupyter-ydoc", "pycrdt",
-             "jupyter_client", "ipykernel", "pyzmq", "tornado", "httpx2", "pydantic"]
-    print(f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.platform()}")
-    print("Packages: " + ", ".join(f"{d} {version(d)}" for d in dists))
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    load = os.getloadavg()
-    print(f"CPU cores: os.cpu_count()={os.cpu_count()}, usable by this process={affinity}; "
-          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; a busy loop here gets {core_share():.0%} of a core")
-    print(f"Extension code: {extension_revision()}")
+    print_machine(["jupyter-mcp-ext", "mcp", "mcp-types", "jupyter_server", "jupyter-server-ydoc", "jupyter-ydoc",
+                   "pycrdt", "jupyter_client", "ipykernel", "pyzmq", "tornado", "httpx2", "pydantic"],
+                  f"; a busy loop here gets {core_share():.0%} of a core")
     print(f"Mode: {args.mode}; n={args.n}, warm-up={args.warmup}, fresh notebook every "
           f"{args.fresh_every or 'never'}; {args.clients} clients x {args.per_client}; {args.sessions} sessions x "
           f"{args.calls_per_session} calls; {args.lines} output lines x {args.big_runs}")

@@ -727,21 +727,27 @@ def running_server(
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def print_environment(args: argparse.Namespace) -> None:
+def print_machine(dists: list[str], cpu_note: str = "") -> None:
+    """Python, package versions, cores and load, and the extension code measured: what a figure depends on."""
+
     def version(dist: str) -> str:
         try:
             return metadata.version(dist)
         except metadata.PackageNotFoundError:
             return "-"
 
-    dists = ["jupyter-mcp-ext", "mcp", "mcp-types", "jupyter_server", "jupyter-server-ydoc", "jupyter-ydoc", "pycrdt",
-             "pycrdt-websocket", "tornado", "httpx2", "pydantic", "jsonschema"]
     print(f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.platform()}")
     print("Packages: " + ", ".join(f"{d} {version(d)}" for d in dists))
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    load = os.getloadavg()
     print(f"CPU cores: os.cpu_count()={os.cpu_count()}, usable by this process={affinity}; "
-          f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}{cpu_note}")
     print(f"Extension code: {extension_revision()}")
+
+
+def print_environment(args: argparse.Namespace) -> None:
+    print_machine(["jupyter-mcp-ext", "mcp", "mcp-types", "jupyter_server", "jupyter-server-ydoc", "jupyter-ydoc",
+                   "pycrdt", "pycrdt-websocket", "tornado", "httpx2", "pydantic", "jsonschema"])
     print(f"Mode: {args.mode}; n={args.n}, warm-up={args.warmup}, notebook cells={args.cells}")
 
 
