@@ -229,15 +229,16 @@ class KernelRunner:
             self._restarted.clear()
             msg_id = self.client.execute(code, store_history=store_history, allow_stdin=False, stop_on_error=True)
             waiter = self._waiters[msg_id] = _Waiter()
+            run = _Execution(waiter, on_messages)
             try:
-                return await self._collect(waiter, on_messages, timeout, interrupt)
+                return await self._collect(run, timeout, interrupt)
             except BaseException:
                 # Cancelled (the client sent notifications/cancelled): interrupt the kernel and
                 # let it settle, so the next execution starts clean; shielded from the cancellation.
                 with anyio.CancelScope(shield=True):
                     await interrupt()
                     with contextlib.suppress(Exception):
-                        reply = await self._collect(waiter, on_messages, 10, None)
+                        reply = await self._collect(run, 10, None)
                         if reply.tail:
                             await on_messages(reply.tail)
                 raise
@@ -245,11 +246,7 @@ class KernelRunner:
                 del self._waiters[msg_id]
 
     async def _collect(
-        self,
-        waiter: _Waiter,
-        on_messages: OnMessage,
-        timeout: float,
-        interrupt: Callable[[], Awaitable[None]] | None,
+        self, run: _Execution, timeout: float, interrupt: Callable[[], Awaitable[None]] | None
     ) -> KernelReply:
         """Wait for the reply and the kernel's return to idle; interrupt at the deadline (if given).
 
@@ -257,51 +254,68 @@ class KernelRunner:
         when the execution ends comes back as the reply's ``tail`` (a fast cell: one edit in all).
         """
         deadline = time.monotonic() + timeout
-        reply: dict[str, Any] | None = None
-        idle = False
         timed_out = False
-        held: list[dict[str, Any]] = []
-        held_since = 0.0
-        replied_at = 0.0
         while True:
-            wait = 0.5 if not held else max(0.0, held_since + OUTPUT_HOLD - time.monotonic())
-            pending = await waiter.take(wait)
+            wait = 0.5 if not run.held else max(0.0, run.held_since + OUTPUT_HOLD - time.monotonic())
+            pending = await run.waiter.take(wait)
             for channel, msg in pending:
-                if channel == "shell":
-                    reply, replied_at = msg, time.monotonic()
-                elif msg["msg_type"] == "status":
-                    idle = idle or msg["content"].get("execution_state") == "idle"
-                elif msg["msg_type"] != "execute_input":
-                    if not held:
-                        held_since = time.monotonic()
-                    held.append(msg)
-            if reply is not None and idle:
+                run.receive(channel, msg)
+            reply = run.reply
+            if reply is not None and run.idle:
                 content = reply["content"]
                 status = "timeout" if timed_out else content.get("status", "error")
-                return KernelReply(status, content.get("execution_count"), "", tail=held)
+                return KernelReply(status, content.get("execution_count"), "", tail=run.take_held())
             now = time.monotonic()
-            if reply is not None and now - replied_at > IDLE_AFTER_REPLY:
+            if reply is not None and now - run.replied_at > IDLE_AFTER_REPLY:
                 # The kernel answered but its IOPub never said idle: do not wait for the timeout.
                 content = reply["content"]
                 return KernelReply(content.get("status", "error"), content.get("execution_count"),
-                                   "The kernel's outputs may be incomplete (its IOPub went quiet).", tail=held)
-            if held and now - held_since >= OUTPUT_HOLD:
-                batch, held = held, []
-                await on_messages(batch)
+                                   "The kernel's outputs may be incomplete (its IOPub went quiet).",
+                                   tail=run.take_held())
+            if run.held and now - run.held_since >= OUTPUT_HOLD:
+                await run.on_messages(run.take_held())
             quiet = not pending  # nothing arrived for a while: is the kernel still there?
             if quiet:
                 self._wake_stalled_readers()
             if self._restarted.is_set() or (quiet and not await ensure_async(self.manager.is_alive())):
-                if held:
-                    await on_messages(held)
+                if run.held:
+                    await run.on_messages(run.take_held())
                 return KernelReply("died", None, "The kernel died (or was restarted) while the code ran.")
             if now < deadline:
                 continue
             if timed_out or interrupt is None:
-                return KernelReply("timeout", None, "The kernel did not settle after an interrupt.", tail=held)
+                return KernelReply("timeout", None, "The kernel did not settle after an interrupt.",
+                                   tail=run.take_held())
             timed_out = True
             await interrupt()
             deadline = now + 30  # time for the kernel to settle after the interrupt
+
+
+@dataclass
+class _Execution:
+    """What has arrived for one execution; kept across the drain that follows a cancellation."""
+
+    waiter: _Waiter
+    on_messages: OnMessage
+    reply: dict[str, Any] | None = None
+    replied_at: float = 0.0
+    idle: bool = False
+    held: list[dict[str, Any]] = field(default_factory=list)  # outputs not handed on yet
+    held_since: float = 0.0
+
+    def receive(self, channel: str, msg: dict[str, Any]) -> None:
+        if channel == "shell":
+            self.reply, self.replied_at = msg, time.monotonic()
+        elif msg["msg_type"] == "status":
+            self.idle = self.idle or msg["content"].get("execution_state") == "idle"
+        elif msg["msg_type"] != "execute_input":
+            if not self.held:
+                self.held_since = time.monotonic()
+            self.held.append(msg)
+
+    def take_held(self) -> list[dict[str, Any]]:
+        taken, self.held = self.held, []
+        return taken
 
 
 class NotebookKernels:

@@ -164,6 +164,32 @@ async def test_cancelled_call_interrupts_the_kernel_and_leaves_the_cell_idle(
     assert any("KeyboardInterrupt" in text for text in output_texts(cancelled)), cancelled
 
 
+async def test_an_output_that_arrived_just_before_a_cancellation_stays_in_the_cell(
+    make_notebook, mcp_client, browser, jp_root_dir  # noqa: F811
+):
+    """Outputs wait up to OUTPUT_HOLD to be written together; a cancellation in that window still
+    writes them. The cell says when it has printed (a file), and the call is cancelled at once."""
+    path = make_notebook("held.ipynb", [("code", "x = 1")])
+    printed = jp_root_dir / "printed"
+    source = "import pathlib, time\nprint('kept', flush=True)\npathlib.Path('printed').touch()\ntime.sleep(30)"
+    async with browser(path) as peer, mcp_client() as client:
+        await call(client, "execute_cell", notebook_path=path, cell_index=0)  # the kernel is up
+        task = asyncio.create_task(client.call_tool("insert_execute_code_cell", {"notebook_path": path, "source": source}))
+        await until(printed.exists, "the cell printed", interval=0.002)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        cancelled = await until(
+            lambda: len(peer.cell_ids()) == 2 and (c := peer_cell(peer, peer.cell_ids()[1]))
+            and c.get("execution_state") == "idle" and c,
+            "the browser sees the cancelled cell idle",
+        )
+
+    texts = output_texts(cancelled)
+    assert texts and texts[0] == "kept\n", texts
+    assert any("KeyboardInterrupt" in text for text in texts), texts
+
+
 # -- 5. input() ------------------------------------------------------------------------------------------
 
 
