@@ -17,7 +17,10 @@ and in ONE run measures, one section after another (nothing interleaved):
    section 3 and again after it; their medians are taken over both blocks. Target: median <=
    raw kernel median + no-op median + 2 ms. jupyter_server_ydoc writes every Y update to its
    SQLite y-store (.jupyter_ystore.db) in a background task: its row count is read from outside,
-   and the 'after' blocks start once the writes queued by the execute block have drained;
+   and the 'after' blocks start once the writes queued by the execute block have drained.
+   A reference row, not a target: the same no-op with an idle pause before each call as long as
+   the raw kernel median (the client waits that long inside an execute call), which shows what
+   waking up after a wait costs on this machine;
 4. a cell printing 20,000 lines: time of the call, size of the tool result (bytes of its text
    content, and of its structured content), and that the notebook got every line (the .ipynb
    is read from disk once the room's autosave has written it);
@@ -253,12 +256,16 @@ async def timed_block(
     server_pid: int,
     kernel_pids: Callable[[], list[int]],
     probe: tuple[Probes, str] | None = None,
+    pause_s: float = 0.0,
 ) -> Block:
     """``warmup`` untimed then ``n`` timed sequential calls; CPU per call of client, server and kernels.
 
+    With ``pause_s``, every call (warm-up and timed) follows an untimed idle pause of that length.
     With ``probe`` (diagnostics), the server is profiled around the timed calls only.
     """
     for i in range(warmup):
+        if pause_s:
+            await asyncio.sleep(pause_s)
         check(await call(i), i)
     gc.collect()
     kernels = kernel_pids()
@@ -268,6 +275,8 @@ async def timed_block(
     with around:
         client0, server0, kernel0 = time.process_time(), process_cpu_seconds(server_pid), cpu_of(kernels)
         for i in range(warmup, warmup + n):
+            if pause_s:
+                await asyncio.sleep(pause_s)
             t0 = perf()
             result = await call(i)
             times.append((perf() - t0) * 1000)
@@ -485,6 +494,13 @@ async def latency(server: JupyterServer, root: Path, args: argparse.Namespace, p
                                          probe=(probes, "noop_after"))
     blocks["raw_b"] = await timed_block("raw AsyncKernelClient 1+1 (after)", raw_call, raw_ok, n=args.n,
                                         warmup=args.warmup, server_pid=pid, kernel_pids=lambda: [raw.pid])
+    # A reference, not a target: the same no-op, each call after the client has waited idle as long
+    # as an execution keeps it waiting for the kernel (the raw median), as it does inside an execute call.
+    pause = statistics.median(blocks["raw_a"].times_ms + blocks["raw_b"].times_ms) / 1000
+    print("timing: no-op after idle pauses ...", flush=True)
+    blocks["noop_paced"] = await timed_block(f"ref: no-op, each after an idle pause of {pause * 1000:.1f} ms", noop,
+                                             unknown_tool_answered, n=args.n, warmup=args.warmup, server_pid=pid,
+                                             kernel_pids=server_kernels, pause_s=pause)
     await raw.stop()
     info = (await client.call_tool("get_notebook_info", {"notebook_path": exec_paths[-1]})).structured_content
     blocks["exec_cells"] = info["cell_count"]
@@ -757,7 +773,8 @@ def report(lat: dict[str, Any], big: dict[str, Any], conc: dict[str, Any], mem: 
           f"notebook's kernel); notebook(s) {', '.join(lat['exec_paths'])} ended with {lat['exec_cells']} cells.")
     print(HEADER)
     print("-" * len(HEADER))
-    for block in (raw, lat["raw_a"], lat["raw_b"], noop, lat["noop_a"], lat["noop_b"], lat["ref"], ex):
+    for block in (raw, lat["raw_a"], lat["raw_b"], noop, lat["noop_a"], lat["noop_b"], lat["ref"],
+                  lat["noop_paced"], ex):
         print(row(block))
     print("(cli/srv/krn cpu = CPU ms per call, mean over the block, of this client process / the Jupyter server "
           "process (all threads) / the kernel process(es))")
@@ -777,6 +794,11 @@ def report(lat: dict[str, Any], big: dict[str, Any], conc: dict[str, Any], mem: 
     print(f"{'PASS' if ok_exec else 'FAIL'}: insert_execute_code_cell median {ex.median:.2f} ms <= raw kernel median "
           f"{raw.median:.2f} + no-op median {noop.median:.2f} + {EXEC_MARGIN_MS:.0f} ms = "
           f"{floor_plus + EXEC_MARGIN_MS:.2f} ms")
+    paced = lat["noop_paced"]
+    print(f"(reference: the same no-op after idle pauses takes {paced.median:.2f} ms, "
+          f"{paced.median - noop.median:+.2f} ms over the back-to-back no-op: a cost of waking up after a wait, "
+          f"which an execute call pays too; against it the execute call is "
+          f"{ex.median - raw.median - paced.median:+.2f} ms over raw + no-op)")
 
     print()
     print(f"== 4. A cell printing {args.lines:,} lines (insert_execute_code_cell, {args.big_runs} runs, "
