@@ -3,24 +3,26 @@
 Not a test: it prints figures. Like ``bench_tools.py`` (whose server, profiling and statistics
 helpers it imports) it starts a real Jupyter server (the extension auto-enables) as a subprocess
 in a temporary directory, connects ``mcp.Client`` over Streamable HTTP with the server's token,
-and in ONE run measures, one section after another (nothing interleaved):
+and in ONE run measures, one section after another:
 
 1. the floor: a bare ``jupyter_client`` AsyncKernelClient on a python3 kernel that this script
    starts with its own KernelManager, executing ``1+1`` (execute_request sent -> execute_reply
    and IOPub status idle received), N runs;
 2. the no-op MCP baseline: ``tools/call`` of a tool name that does not exist (the server answers
-   a tool error result and does no work), on one open session; and as a reference row the
-   protocol's own no-op (``server/discover`` in the modern protocol, ``ping`` in the handshake era);
+   a tool error result and does no work), on one open session; and as reference rows the
+   protocol's own no-op (``server/discover`` in the modern protocol, ``ping`` in the handshake
+   era) and the same no-op with an idle pause before each call as long as the raw kernel median
+   (the client waits that long inside an execute call), which shows what waking up after a wait
+   costs on the machine;
 3. ``insert_execute_code_cell`` with ``1+1``, N runs, appended to one notebook (it grows by N
    cells; ``--fresh-every K`` moves to a new notebook every K runs instead, each new notebook's
-   first call untimed because it starts a kernel). Sections 1 and 2 are timed in a block before
-   section 3 and again after it; their medians are taken over both blocks. Target: median <=
-   raw kernel median + no-op median + 2 ms. jupyter_server_ydoc writes every Y update to its
-   SQLite y-store (.jupyter_ystore.db) in a background task: its row count is read from outside,
-   and the 'after' blocks start once the writes queued by the execute block have drained.
-   A reference row, not a target: the same no-op with an idle pause before each call as long as
-   the raw kernel median (the client waits that long inside an execute call), which shows what
-   waking up after a wait costs on this machine;
+   first call untimed because it starts a kernel). Target: median <= raw kernel median + no-op
+   median + 2 ms. Sections 1-3 run in ``--rounds`` rounds (default 4): each round times a block
+   of N/rounds calls of every row (after 5 warm-up calls), in an order rotated from round to
+   round, so a machine that is busier for a while slows every row alike; medians are over all of
+   a row's calls. jupyter_server_ydoc writes every Y update to its SQLite y-store
+   (.jupyter_ystore.db) in a background task: its row count is read from outside, and the block
+   after an execute block starts once the writes it queued are done;
 4. a cell printing 20,000 lines: time of the call, size of the tool result (bytes of its text
    content, and of its structured content), and that the notebook got every line (the .ipynb
    is read from disk once the room's autosave has written it);
@@ -53,6 +55,9 @@ Diagnostics (their figures are not benchmark figures):
                             stacks)
     --server-cprofile DIR   start the server under bench_tools.py's bootstrap and cProfile its
                             event-loop thread (CPU time) during the same blocks
+    --skeleton              also time bare_execute (skeleton_tools.py, imported into the server): the
+                            least an in-process MCP tool can do to run code, as a reference for
+                            insert_execute_code_cell
 """
 
 from __future__ import annotations
@@ -290,14 +295,6 @@ async def timed_block(
     return block
 
 
-def pooled(name: str, first: Block, last: Block) -> Block:
-    block = Block(name, first.times_ms + last.times_ms)
-    for attr in ("client_cpu_ms", "server_cpu_ms", "kernel_cpu_ms"):
-        values = [getattr(first, attr), getattr(last, attr)]
-        setattr(block, attr, None if None in values else sum(values) / 2)
-    return block
-
-
 def _cpu(value: float | None) -> str:
     return f"{value:8.2f}" if value is not None else f"{'-':>8}"
 
@@ -417,12 +414,21 @@ def stream_text(output: dict[str, Any]) -> str:
 
 async def latency(server: JupyterServer, root: Path, args: argparse.Namespace, probes: Probes,
                   client: Client) -> dict[str, Any]:
+    """Sections 1-3 in ``args.rounds`` rounds: each round times a block of every row, in an order
+    rotated from round to round, so a machine that is busier for a while slows every row alike."""
     pid = server.proc.pid
     raw = RawKernel()
     t0 = time.perf_counter()
     await raw.start()
     print(f"raw kernel (pid {raw.pid}) ready in {time.perf_counter() - t0:.2f} s", flush=True)
     modern = client.protocol_version in MODERN_PROTOCOL_VERSIONS
+    server_kernels = lambda: children_of(pid)  # noqa: E731
+    exec_paths: list[str] = []
+    since_new = 0  # timed executions in the current notebook
+
+    def next_exec_notebook() -> None:
+        exec_paths.append(f"exec_{len(exec_paths)}.ipynb")
+        new_notebook(root / exec_paths[-1])
 
     async def raw_call(_: int) -> Any:
         return await raw.execute("1+1")
@@ -435,77 +441,95 @@ async def latency(server: JupyterServer, root: Path, args: argparse.Namespace, p
             return await client.session.send_discover(client.protocol_version)
         return await client.session.send_ping()
 
-    ref_label = "ref: server/discover (modern no-op request)" if modern else "ref: ping (handshake-era no-op)"
-    exec_paths: list[str] = []
-
-    def next_exec_notebook() -> None:
-        exec_paths.append(f"exec_{len(exec_paths)}.ipynb")
-        new_notebook(root / exec_paths[-1])
-
     async def execute(_: int) -> Any:
         return await client.call_tool("insert_execute_code_cell", {"notebook_path": exec_paths[-1], "source": "1+1"})
+
+    async def bare(_: int) -> Any:
+        return await client.call_tool("bare_execute", {"notebook_path": exec_paths[-1], "source": "1+1"})
 
     def two(result: Any, _: int) -> None:
         executed(result, "2")
 
-    server_kernels = lambda: children_of(pid)  # noqa: E731
-    blocks: dict[str, Any] = {}
-    print("timing: raw kernel (before) ...", flush=True)
-    blocks["raw_a"] = await timed_block("raw AsyncKernelClient 1+1 (before)", raw_call, raw_ok, n=args.n,
-                                        warmup=args.warmup, server_pid=pid, kernel_pids=lambda: [raw.pid])
-    print("timing: no-op (before) ...", flush=True)
-    blocks["noop_a"] = await timed_block("no-op: tools/call unknown tool (before)", noop, unknown_tool_answered,
-                                         n=args.n, warmup=args.warmup, server_pid=pid, kernel_pids=server_kernels,
-                                         probe=(probes, "noop_before"))
-    blocks["ref"] = await timed_block(ref_label, protocol_noop, ignore, n=args.n, warmup=args.warmup,
-                                      server_pid=pid, kernel_pids=server_kernels)
+    # Start the notebook's kernel and settle the paced no-op's pause (the raw median) before timing.
+    next_exec_notebook()
+    for i in range(args.warmup):
+        two(await execute(i), i)
+        raw_ok(await raw_call(i), i)
+    pause = statistics.median([await _timed(raw_call) for _ in range(args.warmup)]) / 1000
 
-    print("timing: insert_execute_code_cell 1+1 ...", flush=True)
-    label = "insert_execute_code_cell 1+1" + (
-        f" (new notebook every {args.fresh_every})" if args.fresh_every else " (one notebook, grows)")
-    chunk = args.fresh_every or args.n
-    rows_before = ystore_rows(server) or 0  # no file yet: no room has been opened
-    parts: list[Block] = []
-    while sum(len(part.times_ms) for part in parts) < args.n:
-        next_exec_notebook()  # its first (untimed) call starts its kernel
-        size = min(chunk, args.n - sum(len(part.times_ms) for part in parts))
-        parts.append(await timed_block(label, execute, two, n=size, warmup=args.warmup if not parts else 1,
-                                       server_pid=pid, kernel_pids=server_kernels,
-                                       probe=(probes, f"insert_execute_{len(parts)}")))
-    merged = Block(label, [t for part in parts for t in part.times_ms])
-    for attr in ("client_cpu_ms", "server_cpu_ms", "kernel_cpu_ms"):
-        values = [getattr(part, attr) for part in parts]
-        setattr(merged, attr, None if None in values else
-                sum(v * len(part.times_ms) for v, part in zip(values, parts)) / args.n)
-    blocks["exec"] = merged
-    # jupyter_server_ydoc persists every Y update to its SQLite y-store in a task of its own; a backlog
-    # left by the execute block would still be draining during the next blocks: wait for it first.
-    rows_end = ystore_rows(server)
-    rows_drained, drain_s = await ystore_drain(server)
-    executes = args.n + args.warmup + len(parts) - 1
-    blocks["ystore"] = {"before": rows_before, "end": rows_end, "drained": rows_drained, "drain_s": drain_s,
-                        "executes": executes}
-    print(f"  y-store: {rows_end} rows at the end of the execute block, {rows_drained} once drained "
-          f"({drain_s:.1f} s later)", flush=True)
-
-    print("timing: no-op and raw kernel (after) ...", flush=True)
-    blocks["noop_b"] = await timed_block("no-op: tools/call unknown tool (after)", noop, unknown_tool_answered,
-                                         n=args.n, warmup=args.warmup, server_pid=pid, kernel_pids=server_kernels,
-                                         probe=(probes, "noop_after"))
-    blocks["raw_b"] = await timed_block("raw AsyncKernelClient 1+1 (after)", raw_call, raw_ok, n=args.n,
-                                        warmup=args.warmup, server_pid=pid, kernel_pids=lambda: [raw.pid])
-    # A reference, not a target: the same no-op, each call after the client has waited idle as long
-    # as an execution keeps it waiting for the kernel (the raw median), as it does inside an execute call.
-    pause = statistics.median(blocks["raw_a"].times_ms + blocks["raw_b"].times_ms) / 1000
-    print("timing: no-op after idle pauses ...", flush=True)
-    blocks["noop_paced"] = await timed_block(f"ref: no-op, each after an idle pause of {pause * 1000:.1f} ms", noop,
-                                             unknown_tool_answered, n=args.n, warmup=args.warmup, server_pid=pid,
-                                             kernel_pids=server_kernels, pause_s=pause)
+    # key: (label, call, check, kernel pids, idle pause before each call)
+    rows: dict[str, tuple[str, Callable[[int], Awaitable[Any]], Callable[[Any, int], None], Any, float]] = {
+        "raw": ("FLOOR: raw AsyncKernelClient 1+1", raw_call, raw_ok, lambda: [raw.pid], 0.0),
+        "noop": ("NO-OP BASELINE: tools/call unknown tool", noop, unknown_tool_answered, server_kernels, 0.0),
+        "ref": ("ref: server/discover (modern no-op request)" if modern else "ref: ping (handshake-era no-op)",
+                protocol_noop, ignore, server_kernels, 0.0),
+        "noop_paced": (f"ref: no-op, each after an idle pause of {pause * 1000:.1f} ms", noop,
+                       unknown_tool_answered, server_kernels, pause),
+        "exec": ("insert_execute_code_cell 1+1" + (f" (new notebook every {args.fresh_every})" if args.fresh_every
+                                                   else " (one notebook, grows)"), execute, two, server_kernels, 0.0),
+    }
+    if args.skeleton:
+        rows["bare"] = ("diag: bare_execute 1+1 (runner only, --skeleton)", bare, tool_ok, server_kernels, 0.0)
+    parts: dict[str, list[Block]] = {key: [] for key in rows}
+    per_round = -(-args.n // args.rounds)
+    ystore = {"rows": 0, "executes": 0, "late": 0, "known": True}  # over the execute blocks
+    keys = list(rows)
+    for r in range(args.rounds):
+        order = keys[r % len(keys):] + keys[:r % len(keys)]
+        print(f"timing: round {r + 1} of {args.rounds}: {', '.join(order)} ...", flush=True)
+        for key in order:
+            label, call, check, kernel_pids, pause_s = rows[key]
+            n = min(per_round, args.n - sum(len(b.times_ms) for b in parts[key]))
+            while n > 0:
+                warmup = 5
+                size = n
+                if key == "exec" and args.fresh_every:
+                    if since_new >= args.fresh_every:
+                        next_exec_notebook()  # its first (untimed) call starts its kernel
+                        since_new = 0
+                    size = min(n, args.fresh_every - since_new)
+                probe = (probes, f"{key}_{r}") if key in ("noop", "exec") else None
+                rows_start = ystore_rows(server) if key == "exec" else None
+                parts[key].append(await timed_block(label, call, check, n=size, warmup=warmup, server_pid=pid,
+                                                    kernel_pids=kernel_pids, probe=probe, pause_s=pause_s))
+                n -= size
+                if key == "exec":
+                    since_new += size
+                    # jupyter_server_ydoc writes every Y update to its SQLite y-store in a task of its own:
+                    # the next block starts once the writes queued by this one are done.
+                    end = ystore_rows(server)
+                    drained, _ = await ystore_drain(server)
+                    if None in (rows_start, end, drained):
+                        ystore["known"] = False
+                    else:
+                        ystore["rows"] += drained - rows_start
+                        ystore["executes"] += size + warmup
+                        ystore["late"] = max(ystore["late"], drained - end)
     await raw.stop()
+
+    blocks: dict[str, Any] = {key: merge(rows[key][0], parts[key]) for key in rows}
+    blocks["ystore"] = ystore
     info = (await client.call_tool("get_notebook_info", {"notebook_path": exec_paths[-1]})).structured_content
     blocks["exec_cells"] = info["cell_count"]
     blocks["exec_paths"] = exec_paths
     return blocks
+
+
+async def _timed(call: Callable[[int], Awaitable[Any]]) -> float:
+    t0 = time.perf_counter()
+    await call(0)
+    return (time.perf_counter() - t0) * 1000
+
+
+def merge(name: str, parts: list[Block]) -> Block:
+    """One row from blocks of the same call: all their times, CPU per call weighted by calls."""
+    block = Block(name, [t for part in parts for t in part.times_ms])
+    total = len(block.times_ms)
+    for attr in ("client_cpu_ms", "server_cpu_ms", "kernel_cpu_ms"):
+        values = [getattr(part, attr) for part in parts]
+        setattr(block, attr, None if None in values else
+                sum(v * len(part.times_ms) for v, part in zip(values, parts)) / total)
+    return block
 
 
 # -- section 4: a cell printing 20,000 lines -------------------------------------------------
@@ -763,28 +787,24 @@ async def benchmark(server: JupyterServer, root: Path, args: argparse.Namespace)
 
 def report(lat: dict[str, Any], big: dict[str, Any], conc: dict[str, Any], mem: dict[str, Any],
            args: argparse.Namespace) -> bool:
-    raw = pooled("FLOOR: raw AsyncKernelClient 1+1, pooled", lat["raw_a"], lat["raw_b"])
-    noop = pooled("NO-OP BASELINE: tools/call unknown tool, pooled", lat["noop_a"], lat["noop_b"])
-    ex = lat["exec"]
+    raw, noop, ex, paced = lat["raw"], lat["noop"], lat["exec"], lat["noop_paced"]
     print()
-    print("== 1-3. Latency (ms; sequential calls, one MCP session; floor and no-op timed in a block before and a "
-          "block after the execute block, medians pooled over both) ==")
-    print(f"{args.n} timed calls per row after {args.warmup} warm-up calls (the first warm-up execute starts the "
-          f"notebook's kernel); notebook(s) {', '.join(lat['exec_paths'])} ended with {lat['exec_cells']} cells.")
+    print(f"== 1-3. Latency (ms; sequential calls, one MCP session; {args.rounds} rounds, each timing a block of "
+          "every row in an order rotated from round to round; each block after 5 warm-up calls) ==")
+    print(f"{args.n} timed calls per row; notebook(s) {', '.join(lat['exec_paths'])} ended with "
+          f"{lat['exec_cells']} cells.")
     print(HEADER)
     print("-" * len(HEADER))
-    for block in (raw, lat["raw_a"], lat["raw_b"], noop, lat["noop_a"], lat["noop_b"], lat["ref"],
-                  lat["noop_paced"], ex):
-        print(row(block))
-    print("(cli/srv/krn cpu = CPU ms per call, mean over the block, of this client process / the Jupyter server "
+    for key in ("raw", "noop", "ref", "noop_paced", "bare", "exec"):
+        if key in lat:
+            print(row(lat[key]))
+    print("(cli/srv/krn cpu = CPU ms per call, mean over the blocks, of this client process / the Jupyter server "
           "process (all threads) / the kernel process(es))")
     ys = lat["ystore"]
-    if None not in (ys["before"], ys["end"], ys["drained"]):
-        written = ys["drained"] - ys["before"]
-        print(f"y-store (jupyter_server_ydoc's SQLite of Y updates): {written} rows for {ys['executes']} executions "
-              f"({written / ys['executes']:.1f} per execution); {ys['drained'] - ys['end']} of them were still "
-              f"queued when the last call returned and took {ys['drain_s']:.1f} s more to write (the 'after' "
-              "blocks start once it is drained)")
+    if ys["known"] and ys["executes"]:
+        print(f"y-store (jupyter_server_ydoc's SQLite of Y updates), over the execute blocks: {ys['rows']} rows for "
+              f"{ys['executes']} executions ({ys['rows'] / ys['executes']:.2f} per execution); at most {ys['late']} "
+              "were still queued when a block ended (the next block starts once they are written)")
     floor_plus = raw.median + noop.median
     print(f"execute vs floor: median {ex.median:.2f} ms = {ex.median / raw.median:.2f} x raw kernel; "
           f"{ex.median - floor_plus:+.2f} ms over raw + no-op ({floor_plus:.2f} ms); "
@@ -794,11 +814,15 @@ def report(lat: dict[str, Any], big: dict[str, Any], conc: dict[str, Any], mem: 
     print(f"{'PASS' if ok_exec else 'FAIL'}: insert_execute_code_cell median {ex.median:.2f} ms <= raw kernel median "
           f"{raw.median:.2f} + no-op median {noop.median:.2f} + {EXEC_MARGIN_MS:.0f} ms = "
           f"{floor_plus + EXEC_MARGIN_MS:.2f} ms")
-    paced = lat["noop_paced"]
     print(f"(reference: the same no-op after idle pauses takes {paced.median:.2f} ms, "
           f"{paced.median - noop.median:+.2f} ms over the back-to-back no-op: a cost of waking up after a wait, "
           f"which an execute call pays too; against it the execute call is "
           f"{ex.median - raw.median - paced.median:+.2f} ms over raw + no-op)")
+    if "bare" in lat:
+        bare = lat["bare"]
+        print(f"(diagnostic: bare_execute, the least an in-process tool can do, takes {bare.median:.2f} ms, "
+              f"{bare.median - floor_plus:+.2f} ms over raw + no-op; insert_execute_code_cell is "
+              f"{ex.median - bare.median:+.2f} ms over it)")
 
     print()
     print(f"== 4. A cell printing {args.lines:,} lines (insert_execute_code_cell, {args.big_runs} runs, "
@@ -878,7 +902,7 @@ def print_environment(args: argparse.Namespace) -> None:
     print_machine(["jupyter-mcp-ext", "mcp", "mcp-types", "jupyter_server", "jupyter-server-ydoc", "jupyter-ydoc",
                    "pycrdt", "jupyter_client", "ipykernel", "pyzmq", "tornado", "httpx2", "pydantic"],
                   f"; a busy loop here gets {core_share():.0%} of a core")
-    print(f"Mode: {args.mode}; n={args.n}, warm-up={args.warmup}, fresh notebook every "
+    print(f"Mode: {args.mode}; n={args.n} in {args.rounds} rounds, warm-up={args.warmup}, fresh notebook every "
           f"{args.fresh_every or 'never'}; {args.clients} clients x {args.per_client}; {args.sessions} sessions x "
           f"{args.calls_per_session} calls; {args.lines} output lines x {args.big_runs}")
 
@@ -889,6 +913,8 @@ def main() -> int:
                         help="auto: modern protocol 2026-07-28; legacy: handshake era (initialize, SSE)")
     parser.add_argument("--n", type=int, default=200, help="timed calls per latency row (default 200)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed calls before each latency block (default 20)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="sections 1-3: rounds of blocks in rotated order (default 4)")
     parser.add_argument("--fresh-every", type=int, default=0, metavar="K",
                         help="execute block: a new notebook every K timed runs (default 0: one notebook)")
     parser.add_argument("--lines", type=int, default=20000, help="lines printed by the big-output cell")
@@ -903,15 +929,21 @@ def main() -> int:
                         help="py-spy the server (no-op blocks, sections 3, 5, 6; diagnostic)")
     parser.add_argument("--server-cprofile", type=Path, default=None, metavar="DIR",
                         help="cProfile the server's event loop (no-op blocks, sections 3, 5, 6; diagnostic)")
+    parser.add_argument("--skeleton", action="store_true",
+                        help="also time bare_execute (benchmarks/skeleton_tools.py, imported into the server): "
+                             "the least an in-process tool can do to run code (diagnostic)")
     parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
                         help="extra Jupyter server argument, repeatable")
     parser.add_argument("--settle", type=float, default=3.0, help="seconds to wait after the server answers")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (server log, notebooks)")
     args = parser.parse_args()
-    if args.n < 1 or args.warmup < 1 or args.fresh_every < 0:
-        parser.error("--n and --warmup must be >= 1, --fresh-every >= 0")
+    if args.n < 1 or args.warmup < 1 or args.rounds < 1 or args.fresh_every < 0:
+        parser.error("--n, --warmup and --rounds must be >= 1, --fresh-every >= 0")
     warnings.simplefilter("ignore")  # send_ping is deprecated in SDK 2.x; it is what the handshake era has
 
+    args.preload = ["skeleton_tools"] if args.skeleton else []
+    if args.skeleton and args.server_cprofile:
+        parser.error("--skeleton and --server-cprofile cannot be combined")
     print_environment(args)
     check_py_spy(parser, args)
     with running_server(args, "bench-exec-") as (server, root):

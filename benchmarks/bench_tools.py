@@ -179,16 +179,34 @@ runpy.run_module("jupyter_server", run_name="__main__", alter_sys=True)
 """
 
 
-def start_server(tmp: Path, root: Path, profile_dir: Path | None = None, extra: list[str] = ()) -> JupyterServer:
+# --skeleton (bench_execute): these modules of benchmarks/ are imported into the server before it starts.
+PRELOAD_BOOTSTRAP = r"""
+import importlib, os, runpy, sys
+sys.path.insert(0, os.environ["BENCH_PRELOAD_PATH"])
+for name in os.environ["BENCH_PRELOAD"].split(","):
+    importlib.import_module(name)
+sys.argv[0] = "jupyter-server"
+runpy.run_module("jupyter_server", run_name="__main__", alter_sys=True)
+"""
+
+
+def start_server(tmp: Path, root: Path, profile_dir: Path | None = None, extra: list[str] = (),
+                 preload: list[str] = ()) -> JupyterServer:
     cwd = tmp / "cwd"  # jupyter_server_ydoc writes .jupyter_ystore.db into the CWD
     cwd.mkdir()
     port, token = free_port(), secrets.token_hex(16)
     log_path = tmp / "server.log"
     env = dict(os.environ)
     launcher = ["-m", "jupyter_server"]
+    if profile_dir is not None and preload:
+        raise ValueError("--server-cprofile and a preload (--skeleton) cannot be combined")
     if profile_dir is not None:
         launcher = ["-c", PROFILE_BOOTSTRAP]
         env["BENCH_SERVER_PROFILE_DIR"] = str(profile_dir)
+    if preload:
+        launcher = ["-c", PRELOAD_BOOTSTRAP]
+        env["BENCH_PRELOAD_PATH"] = str(Path(__file__).resolve().parent)
+        env["BENCH_PRELOAD"] = ",".join(preload)
     cmd = [
         sys.executable, *launcher, "--allow-root", "--no-browser",
         f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
@@ -706,7 +724,7 @@ def running_server(
             args.server_cprofile = args.server_cprofile.resolve()
             args.server_cprofile.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        server = start_server(tmp, root, args.server_cprofile, args.server_arg)
+        server = start_server(tmp, root, args.server_cprofile, args.server_arg, getattr(args, "preload", []))
         if args.server_arg:
             print("Extra server arguments: " + " ".join(args.server_arg))
         print(f"Jupyter server pid {server.proc.pid} at {server.url} answered /api/status after "
