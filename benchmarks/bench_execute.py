@@ -447,6 +447,9 @@ async def latency(server: JupyterServer, root: Path, args: argparse.Namespace, p
     async def bare(_: int) -> Any:
         return await client.call_tool("bare_execute", {"notebook_path": exec_paths[-1], "source": "1+1"})
 
+    async def wait(_: int) -> Any:
+        return await client.call_tool("bare_wait", {"seconds": pause})
+
     def two(result: Any, _: int) -> None:
         executed(result, "2")
 
@@ -470,6 +473,8 @@ async def latency(server: JupyterServer, root: Path, args: argparse.Namespace, p
     }
     if args.skeleton:
         rows["bare"] = ("diag: bare_execute 1+1 (runner only, --skeleton)", bare, tool_ok, server_kernels, 0.0)
+        rows["wait"] = (f"diag: bare_wait {pause * 1000:.1f} ms (sleeps, --skeleton)", wait, tool_ok,
+                        server_kernels, 0.0)
     parts: dict[str, list[Block]] = {key: [] for key in rows}
     per_round = -(-args.n // args.rounds)
     ystore = {"rows": 0, "executes": 0, "late": 0, "known": True}  # over the execute blocks
@@ -512,6 +517,7 @@ async def latency(server: JupyterServer, root: Path, args: argparse.Namespace, p
     info = (await client.call_tool("get_notebook_info", {"notebook_path": exec_paths[-1]})).structured_content
     blocks["exec_cells"] = info["cell_count"]
     blocks["exec_paths"] = exec_paths
+    blocks["pause_ms"] = pause * 1000
     return blocks
 
 
@@ -795,7 +801,7 @@ def report(lat: dict[str, Any], big: dict[str, Any], conc: dict[str, Any], mem: 
           f"{lat['exec_cells']} cells.")
     print(HEADER)
     print("-" * len(HEADER))
-    for key in ("raw", "noop", "ref", "noop_paced", "bare", "exec"):
+    for key in ("raw", "noop", "ref", "noop_paced", "wait", "bare", "exec"):
         if key in lat:
             print(row(lat[key]))
     print("(cli/srv/krn cpu = CPU ms per call, mean over the blocks, of this client process / the Jupyter server "
@@ -820,9 +826,12 @@ def report(lat: dict[str, Any], big: dict[str, Any], conc: dict[str, Any], mem: 
           f"{ex.median - raw.median - paced.median:+.2f} ms over raw + no-op)")
     if "bare" in lat:
         bare = lat["bare"]
+        wait = lat["wait"]
         print(f"(diagnostic: bare_execute, the least an in-process tool can do, takes {bare.median:.2f} ms, "
               f"{bare.median - floor_plus:+.2f} ms over raw + no-op; insert_execute_code_cell is "
-              f"{ex.median - bare.median:+.2f} ms over it)")
+              f"{ex.median - bare.median:+.2f} ms over it. bare_wait, a tool that only sleeps as long as the raw "
+              f"median, takes {wait.median:.2f} ms: {wait.median - noop.median - lat['pause_ms']:+.2f} ms over no-op + "
+              f"that sleep)")
 
     print()
     print(f"== 4. A cell printing {args.lines:,} lines (insert_execute_code_cell, {args.big_runs} runs, "
