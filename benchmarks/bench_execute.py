@@ -105,6 +105,7 @@ EXEC_MARGIN_MS = 2.0  # insert_execute_code_cell median <= raw kernel median + n
 CONCURRENT_TARGET_OPS = 120.0  # ops/s, 8 clients x 20 ops, 0 errors
 RSS_TARGET_MB = 20.0  # growth of the server's RSS over the short-lived sessions
 BIG_MARK = "BIGOUT"
+WATCHED = "watched.ipynb"  # the notebook a browser (watcher.py) has open during sections 1-3
 
 
 # -- processes ---------------------------------------------------------------------------
@@ -352,6 +353,31 @@ class RawKernel:
         await self.km.shutdown_kernel(now=True)
 
 
+class Watcher:
+    """``watcher.py`` in a process of its own: a person with the notebook open in JupyterLab."""
+
+    def __init__(self, server: JupyterServer, path: str) -> None:
+        self.server, self.path = server, path
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        script = Path(__file__).resolve().parent / "watcher.py"
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(script), self.server.url, self.server.token, self.path,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 60)
+        if line.strip() != b"ready":
+            raise RuntimeError(f"watcher.py did not start: {line!r}")
+
+    async def stop(self) -> dict[str, Any]:
+        """What the watcher saw: the cells of its document and the show-cell events it received."""
+        assert self.proc is not None
+        self.proc.stdin.close()
+        out, _ = await asyncio.wait_for(self.proc.communicate(), 60)
+        return json.loads(out.decode().strip().splitlines()[-1])
+
+
 def raw_ok(reply: dict[str, Any], _: int) -> None:
     if reply["content"]["status"] != "ok":
         raise RuntimeError(f"raw kernel execution failed: {reply['content']}")
@@ -444,6 +470,9 @@ async def latency(server: JupyterServer, root: Path, args: argparse.Namespace, p
     async def execute(_: int) -> Any:
         return await client.call_tool("insert_execute_code_cell", {"notebook_path": exec_paths[-1], "source": "1+1"})
 
+    async def watched(_: int) -> Any:
+        return await client.call_tool("insert_execute_code_cell", {"notebook_path": WATCHED, "source": "1+1"})
+
     async def bare(_: int) -> Any:
         return await client.call_tool("bare_execute", {"notebook_path": exec_paths[-1], "source": "1+1"})
 
@@ -459,6 +488,11 @@ async def latency(server: JupyterServer, root: Path, args: argparse.Namespace, p
         two(await execute(i), i)
         raw_ok(await raw_call(i), i)
     pause = statistics.median([await _timed(raw_call) for _ in range(args.warmup)]) / 1000
+    new_notebook(root / WATCHED)
+    watcher = Watcher(server, WATCHED)
+    await watcher.start()
+    for i in range(args.warmup):
+        two(await watched(i), i)
 
     # key: (label, call, check, kernel pids, idle pause before each call)
     rows: dict[str, tuple[str, Callable[[int], Awaitable[Any]], Callable[[Any, int], None], Any, float]] = {
@@ -470,6 +504,7 @@ async def latency(server: JupyterServer, root: Path, args: argparse.Namespace, p
                        unknown_tool_answered, server_kernels, pause),
         "exec": ("insert_execute_code_cell 1+1" + (f" (new notebook every {args.fresh_every})" if args.fresh_every
                                                    else " (one notebook, grows)"), execute, two, server_kernels, 0.0),
+        "watched": ("insert_execute_code_cell 1+1, a browser watching", watched, two, server_kernels, 0.0),
     }
     if args.skeleton:
         rows["bare"] = ("diag: bare_execute 1+1 (runner only, --skeleton)", bare, tool_ok, server_kernels, 0.0)
@@ -511,8 +546,11 @@ async def latency(server: JupyterServer, root: Path, args: argparse.Namespace, p
                         ystore["executes"] += size + warmup
                         ystore["late"] = max(ystore["late"], drained - end)
     await raw.stop()
+    seen = await watcher.stop()
 
     blocks: dict[str, Any] = {key: merge(rows[key][0], parts[key]) for key in rows}
+    watched_runs = args.warmup + sum(len(b.times_ms) + 5 for b in parts["watched"])
+    blocks["watcher"] = {"runs": watched_runs, **seen}
     blocks["ystore"] = ystore
     info = (await client.call_tool("get_notebook_info", {"notebook_path": exec_paths[-1]})).structured_content
     blocks["exec_cells"] = info["cell_count"]
@@ -801,7 +839,7 @@ def report(lat: dict[str, Any], big: dict[str, Any], conc: dict[str, Any], mem: 
           f"{lat['exec_cells']} cells.")
     print(HEADER)
     print("-" * len(HEADER))
-    for key in ("raw", "noop", "ref", "noop_paced", "wait", "bare", "exec"):
+    for key in ("raw", "noop", "ref", "noop_paced", "wait", "bare", "exec", "watched"):
         if key in lat:
             print(row(lat[key]))
     print("(cli/srv/krn cpu = CPU ms per call, mean over the blocks, of this client process / the Jupyter server "
@@ -824,6 +862,11 @@ def report(lat: dict[str, Any], big: dict[str, Any], conc: dict[str, Any], mem: 
           f"{paced.median - noop.median:+.2f} ms over the back-to-back no-op: a cost of waking up after a wait, "
           f"which an execute call pays too; against it the execute call is "
           f"{ex.median - raw.median - paced.median:+.2f} ms over raw + no-op)")
+    watched, seen = lat["watched"], lat["watcher"]
+    print(f"a browser watching (watcher.py: a pycrdt peer in the notebook's room and a subscriber to the event bus, "
+          f"in a process of its own): median {watched.median:.2f} ms, {watched.median - ex.median:+.2f} ms over the "
+          f"unwatched notebook; its document ended with {seen['cells']} cells for {seen['runs']} executions, and it "
+          f"received {seen['show_cell_events']} show-cell events")
     if "bare" in lat:
         bare = lat["bare"]
         wait = lat["wait"]

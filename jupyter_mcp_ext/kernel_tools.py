@@ -148,7 +148,9 @@ async def run_cell(call: Call, path: str, pick: PickCell, timeout: float, *, rep
         cell = pick(nb)
     cell_id = cell.cell_id
     sink = CellOutputs(cell_id, index_hint=cell.index, to_insert=(cell.index, cell.source) if cell.new else None)
-    call.show_cell(path, cell_id, cell.index, "execute")
+    # Emitted at this task's first wait, normally once the request is on its way to the kernel: with
+    # a browser watching, the event costs about 0.2 ms that the kernel need not wait for.
+    asyncio.get_running_loop().call_soon(call.show_cell, path, cell_id, cell.index, "execute")
     if not cell.source.strip():  # as JupyterLab does: an empty cell is cleared, not sent to the kernel
         async with live.document(path, edit=True) as nb:
             sink.finish(nb, None)

@@ -140,31 +140,35 @@ class Peer:
             await self.channel.release()
 
 
+@contextlib.asynccontextmanager
+async def open_peer(server_url: str, token: str, path: str) -> AsyncIterator[Peer]:
+    """A browser-like peer with the notebook at ``path`` open, as JupyterLab joins it (also used by benchmarks)."""
+    headers = {"Authorization": f"token {token}"}
+    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+        response = await http.put(
+            f"{server_url}api/collaboration/session/{quote(path)}", json={"format": "json", "type": "notebook"}
+        )
+    assert response.status_code in (200, 201), response.text
+    session = response.json()
+    room_id = f"json:notebook:{session['fileId']}"
+    url = (
+        "ws" + server_url.removeprefix("http") + f"api/collaboration/room/{room_id}?sessionId={session['sessionId']}"
+    )
+    async with websockets.connect(url, additional_headers=headers, proxy=None) as websocket:
+        doc = Doc()
+        nb = YNotebook(doc)
+        channel = WebsocketChannel(websocket, room_id)
+        async with Provider(doc, channel) as provider:
+            # The server answers the provider's SYNC_STEP1 with the whole document.
+            await asyncio.wait_for(provider.synced.wait(), 10)
+            yield Peer(nb, channel, room_id)
+
+
 @pytest.fixture
-def browser(server_url: str, http_server_port, jp_base_url: str, token: str):
+def browser(server_url: str, token: str):
     """``async with browser(path) as peer:`` — a browser-like peer with the notebook open."""
 
-    @contextlib.asynccontextmanager
-    async def open_notebook(path: str) -> AsyncIterator[Peer]:
-        headers = {"Authorization": f"token {token}"}
-        async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
-            response = await http.put(
-                f"{server_url}api/collaboration/session/{quote(path)}", json={"format": "json", "type": "notebook"}
-            )
-        assert response.status_code in (200, 201), response.text
-        session = response.json()
-        room_id = f"json:notebook:{session['fileId']}"
-        url = (
-            f"ws://127.0.0.1:{http_server_port[-1]}{jp_base_url}api/collaboration/room/{room_id}"
-            f"?sessionId={session['sessionId']}"
-        )
-        async with websockets.connect(url, additional_headers=headers, proxy=None) as websocket:
-            doc = Doc()
-            nb = YNotebook(doc)
-            channel = WebsocketChannel(websocket, room_id)
-            async with Provider(doc, channel) as provider:
-                # The server answers the provider's SYNC_STEP1 with the whole document.
-                await asyncio.wait_for(provider.synced.wait(), 10)
-                yield Peer(nb, channel, room_id)
+    def open_notebook(path: str) -> contextlib.AbstractAsyncContextManager[Peer]:
+        return open_peer(server_url, token, path)
 
     return open_notebook
