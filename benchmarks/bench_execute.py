@@ -17,7 +17,9 @@ and in ONE run measures, one section after another:
 3. ``insert_execute_code_cell`` with ``1+1``, N runs, appended to one notebook (it grows by N
    cells; ``--fresh-every K`` moves to a new notebook every K runs instead, each new notebook's
    first call untimed because it starts a kernel). Target: median <= raw kernel median + no-op
-   median + 2 ms. Sections 1-3 run in ``--rounds`` rounds (default 4): each round times a block
+   median + 2 ms. Also, as a reference row, the same call on a notebook a browser watches
+   (``watcher.py`` in a process of its own: a pycrdt peer in the notebook's room and a
+   subscriber to the event bus, so every edit is broadcast and show-cell events are sent). Sections 1-3 run in ``--rounds`` rounds (default 4): each round times a block
    of N/rounds calls of every row (after 5 warm-up calls), in an order rotated from round to
    round, so a machine that is busier for a while slows every row alike; medians are over all of
    a row's calls. jupyter_server_ydoc writes every Y update to its SQLite y-store
