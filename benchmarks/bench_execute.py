@@ -19,12 +19,13 @@ and in ONE run measures, one section after another:
    first call untimed because it starts a kernel). Target: median <= raw kernel median + no-op
    median + 2 ms. Also, as a reference row, the same call on a notebook a browser watches
    (``watcher.py`` in a process of its own: a pycrdt peer in the notebook's room and a
-   subscriber to the event bus, so every edit is broadcast and show-cell events are sent). Sections 1-3 run in ``--rounds`` rounds (default 4): each round times a block
-   of N/rounds calls of every row (after 5 warm-up calls), in an order rotated from round to
-   round, so a machine that is busier for a while slows every row alike; medians are over all of
-   a row's calls. jupyter_server_ydoc writes every Y update to its SQLite y-store
-   (.jupyter_ystore.db) in a background task: its row count is read from outside, and the block
-   after an execute block starts once the writes it queued are done;
+   subscriber to the event bus, so every edit is broadcast and show-cell events are sent).
+   Sections 1-3 run in ``--rounds`` rounds (default 4): each round times a block of N/rounds
+   calls of every row (after 5 warm-up calls), in an order rotated from round to round, so a
+   machine that is busier for a while slows every row alike; medians are over all of a row's
+   calls. jupyter_server_ydoc writes every Y update to its SQLite y-store (.jupyter_ystore.db)
+   in a background task: its row count is read from outside, and the block after an execute
+   block starts once the writes it queued are done;
 4. a cell printing 20,000 lines: time of the call, size of the tool result (bytes of its text
    content, and of its structured content), and that the notebook got every line (the .ipynb
    is read from disk once the room's autosave has written it);
@@ -57,9 +58,9 @@ Diagnostics (their figures are not benchmark figures):
                             stacks)
     --server-cprofile DIR   start the server under bench_tools.py's bootstrap and cProfile its
                             event-loop thread (CPU time) during the same blocks
-    --skeleton              also time bare_execute (skeleton_tools.py, imported into the server): the
-                            least an in-process MCP tool can do to run code, as a reference for
-                            insert_execute_code_cell
+    --skeleton              also time bare_execute and bare_wait (skeleton_tools.py, imported into the
+                            server): the least an in-process MCP tool can do to run code, and a tool
+                            that only sleeps as long as the kernel takes
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ CONCURRENT_TARGET_OPS = 120.0  # ops/s, 8 clients x 20 ops, 0 errors
 RSS_TARGET_MB = 20.0  # growth of the server's RSS over the short-lived sessions
 BIG_MARK = "BIGOUT"
 WATCHED = "watched.ipynb"  # the notebook a browser (watcher.py) has open during sections 1-3
+BLOCK_WARMUP = 5  # untimed calls before each block of sections 1-3
 
 
 # -- processes ---------------------------------------------------------------------------
@@ -523,7 +525,6 @@ async def latency(server: JupyterServer, root: Path, args: argparse.Namespace, p
             label, call, check, kernel_pids, pause_s = rows[key]
             n = min(per_round, args.n - sum(len(b.times_ms) for b in parts[key]))
             while n > 0:
-                warmup = 5
                 size = n
                 if key == "exec" and args.fresh_every:
                     if since_new >= args.fresh_every:
@@ -532,7 +533,7 @@ async def latency(server: JupyterServer, root: Path, args: argparse.Namespace, p
                     size = min(n, args.fresh_every - since_new)
                 probe = (probes, f"{key}_{r}") if key in ("noop", "exec") else None
                 rows_start = ystore_rows(server) if key == "exec" else None
-                parts[key].append(await timed_block(label, call, check, n=size, warmup=warmup, server_pid=pid,
+                parts[key].append(await timed_block(label, call, check, n=size, warmup=BLOCK_WARMUP, server_pid=pid,
                                                     kernel_pids=kernel_pids, probe=probe, pause_s=pause_s))
                 n -= size
                 if key == "exec":
@@ -545,13 +546,13 @@ async def latency(server: JupyterServer, root: Path, args: argparse.Namespace, p
                         ystore["known"] = False
                     else:
                         ystore["rows"] += drained - rows_start
-                        ystore["executes"] += size + warmup
+                        ystore["executes"] += size + BLOCK_WARMUP
                         ystore["late"] = max(ystore["late"], drained - end)
     await raw.stop()
     seen = await watcher.stop()
 
     blocks: dict[str, Any] = {key: merge(rows[key][0], parts[key]) for key in rows}
-    watched_runs = args.warmup + sum(len(b.times_ms) + 5 for b in parts["watched"])
+    watched_runs = args.warmup + sum(len(b.times_ms) + BLOCK_WARMUP for b in parts["watched"])
     blocks["watcher"] = {"runs": watched_runs, **seen}
     blocks["ystore"] = ystore
     info = (await client.call_tool("get_notebook_info", {"notebook_path": exec_paths[-1]})).structured_content
@@ -836,7 +837,7 @@ def report(lat: dict[str, Any], big: dict[str, Any], conc: dict[str, Any], mem: 
     raw, noop, ex, paced = lat["raw"], lat["noop"], lat["exec"], lat["noop_paced"]
     print()
     print(f"== 1-3. Latency (ms; sequential calls, one MCP session; {args.rounds} rounds, each timing a block of "
-          "every row in an order rotated from round to round; each block after 5 warm-up calls) ==")
+          f"every row in an order rotated from round to round; each block after {BLOCK_WARMUP} warm-up calls) ==")
     print(f"{args.n} timed calls per row; notebook(s) {', '.join(lat['exec_paths'])} ended with "
           f"{lat['exec_cells']} cells.")
     print(HEADER)

@@ -174,7 +174,8 @@ async def test_an_output_that_arrived_just_before_a_cancellation_stays_in_the_ce
     source = "import pathlib, time\nprint('kept', flush=True)\npathlib.Path('printed').touch()\ntime.sleep(30)"
     async with browser(path) as peer, mcp_client() as client:
         await call(client, "execute_cell", notebook_path=path, cell_index=0)  # the kernel is up
-        task = asyncio.create_task(client.call_tool("insert_execute_code_cell", {"notebook_path": path, "source": source}))
+        arguments = {"notebook_path": path, "source": source}
+        task = asyncio.create_task(client.call_tool("insert_execute_code_cell", arguments))
         await until(printed.exists, "the cell printed", interval=0.002)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
