@@ -18,16 +18,16 @@ from pathlib import Path
 
 import websockets
 
+from jupyter_mcp_ext.ui_events import SCHEMA_ID
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from peer import open_peer  # noqa: E402
-
-UI_SCHEMA = "https://events.jupyter.org/jupyter_mcp_ext/ui/v1"
 
 
 async def count_show_cell_events(websocket: websockets.ClientConnection, seen: list[int]) -> None:
     async for message in websocket:
         event = json.loads(message)
-        if event.get("schema_id") == UI_SCHEMA and event.get("action") == "show-cell":
+        if event.get("schema_id") == SCHEMA_ID and event.get("action") == "show-cell":
             seen[0] += 1
 
 
