@@ -86,9 +86,10 @@ def execution_content(outputs: list[dict[str, Any]], limits: OutputLimits) -> tu
     for position, output in enumerate(outputs):
         data = output.get("data") or {}
         image_mime = next((mime for mime in _IMAGE_MIMES if mime in data), None)
+        image_noted = False
         if image_mime is not None:
             encoded = _joined(data[image_mime]).replace("\n", "")
-            size = len(encoded) * 3 // 4
+            size = len(encoded) * 3 // 4 - encoded[-2:].count("=")  # the decoded size
             if images >= limits.max_images:
                 notes.append(f"output {position}: {image_mime} image omitted (more than {limits.max_images} images)")
             elif size > limits.max_image_bytes:
@@ -100,6 +101,7 @@ def execution_content(outputs: list[dict[str, Any]], limits: OutputLimits) -> tu
                 images += 1
                 contents.append(types.ImageContent(type="image", data=encoded, mime_type=image_mime))
                 continue
+            image_noted = True
         if "image/svg+xml" in data and image_mime is None:
             text = _joined(data["image/svg+xml"])
             label = "image/svg+xml (SVG source)"
@@ -107,8 +109,9 @@ def execution_content(outputs: list[dict[str, Any]], limits: OutputLimits) -> tu
             summary = summarize_output(output, max_chars=10**9)
             text = summary["text"]
             label = ""
-            if not text and summary["omitted"]:
-                notes.append(f"output {position}: {', '.join(summary['omitted'])} not shown")
+            if not text:
+                if summary["omitted"] and not image_noted:  # an omitted image has its own note
+                    notes.append(f"output {position}: {', '.join(summary['omitted'])} not shown")
                 continue
         if budget <= 0:
             notes.append(f"output {position}: {len(text)} characters omitted (total text limit reached)")
