@@ -81,8 +81,16 @@ class MCPHandler(APIHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         if status_code == 401:
-            self.set_header("WWW-Authenticate", 'Bearer realm="jupyter", error="invalid_token"')
+            # RFC 6750 §3.1: "invalid_token" answers credentials that were sent and refused;
+            # a request without any gets the bare challenge.
+            error = ', error="invalid_token"' if self._sent_a_token() else ""
+            self.set_header("WWW-Authenticate", f'Bearer realm="jupyter"{error}')
         super().write_error(status_code, **kwargs)
+
+    def _sent_a_token(self) -> bool:
+        """Whether the request carried a token (header or ``?token=``), not only some other scheme."""
+        header = self.request.headers.get("Authorization", "")
+        return bool(IdentityProvider.auth_header_pat.match(header) or self.get_query_argument("token", ""))
 
     def on_connection_close(self) -> None:
         self.disconnected.set()
