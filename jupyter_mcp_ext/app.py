@@ -13,7 +13,7 @@ from . import tools  # noqa: F401  (registers the notebook tools, listed first)
 from . import kernel_tools  # noqa: F401  (registers the execution tools)
 from . import embedding
 from .context import CurrentNotebooks
-from .handlers import CurrentNotebookHandler, DemoHandler, MCPHandler
+from .handlers import CurrentNotebookHandler, DemoHandler, MCPHandler, UIEventsSocket
 from .kernel_tools import ExecutionSettings
 from .kernels import NotebookKernels
 from .notebooks import LiveNotebooks
@@ -176,7 +176,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     def initialize_settings(self) -> None:
         live = LiveNotebooks(self.serverapp, self.log, idle_close_delay=self.room_idle_close_delay)
-        ui = UIEvents(self.serverapp.event_logger)
+        ui = UIEvents()
         current = CurrentNotebooks(on_change=ui.current_changed)
         kernels = NotebookKernels(self.serverapp, self.log)
         services = Services(
@@ -227,6 +227,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.handlers.append((path, MCPHandler, {"session_host": self.session_host}))
         self.handlers.append((url_path_join(path, "current-notebook"), CurrentNotebookHandler,
                               {"services": self.services}))
+        self.handlers.append((url_path_join(path, "ui-events"), UIEventsSocket, {"ui": self.services.ui}))
         if self.demo_page:
             self.handlers.append((url_path_join(path, "demo"), DemoHandler, {"mcp_path": self._endpoint}))
 

@@ -7,17 +7,19 @@ import json
 from typing import Any
 
 from jupyter_core.utils import ensure_async
-from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.auth.decorator import allow_unauthenticated, ws_authenticated
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
-from tornado import web
+from tornado import web, websocket
 
 from .context import API, CurrentNotebook
 from .errors import ToolError
 from .toolkit import Services
 from .transport import SessionManagerHost
+from .ui_events import UIEvents
 
 AUTH_HELP = (
     "Authenticate with the Jupyter server's token: send the header 'Authorization: Bearer <token>' "
@@ -202,6 +204,40 @@ class CurrentNotebookHandler(APIHandler):
         if window is not None and not (isinstance(window, str) and 0 < len(window) <= _MAX_WINDOW_ID_LENGTH):
             raise web.HTTPError(400, f"'window' must be a JupyterLab client id (1-{_MAX_WINDOW_ID_LENGTH} characters).")
         return window
+
+
+class UIEventsSocket(WebSocketMixin, JupyterHandler, websocket.WebSocketHandler):
+    """``{base_url}mcp/ui-events``: a websocket sending a JupyterLab window its own user's UI events.
+
+    Authenticated like Jupyter's own websockets (token or login cookie); each connection receives
+    only the events of the user it authenticated as (see ui_events.py). It expects no messages.
+    """
+
+    def initialize(self, ui: UIEvents) -> None:
+        self.ui = ui
+        self.who: str | None = None
+
+    @ws_authenticated
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        await require_permission(self, "read", MCP_RESOURCE)
+        self.who = principal(self.identity_provider, self.current_user)
+        await super().get(*args, **kwargs)
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        super().open(*args, **kwargs)  # keep-alive pings
+        self.ui.subscribe(self.who, self.send_event)
+
+    def send_event(self, event: dict[str, Any]) -> None:
+        try:
+            self.write_message(json.dumps(event))
+        except websocket.WebSocketClosedError:  # closed without on_close (peer vanished)
+            self.ui.unsubscribe(self.who, self.send_event)
+
+    def on_message(self, message: str | bytes) -> None:
+        """Nothing is expected from the window."""
+
+    def on_close(self) -> None:
+        self.ui.unsubscribe(self.who, self.send_event)
 
 
 class DemoHandler(ExtensionHandlerMixin, JupyterHandler):
