@@ -13,7 +13,13 @@ from . import tools  # noqa: F401  (registers the notebook tools, listed first)
 from . import kernel_tools  # noqa: F401  (registers the execution tools)
 from . import embedding
 from .context import CurrentNotebooks
-from .handlers import CurrentNotebookHandler, DemoHandler, MCPHandler, UIEventsSocket
+from .handlers import (
+    CurrentNotebookHandler,
+    DemoHandler,
+    MCPHandler,
+    UIEventsSocket,
+    add_oauth_discovery_answers,
+)
 from .kernel_tools import ExecutionSettings
 from .kernels import NotebookKernels
 from .notebooks import LiveNotebooks
@@ -230,6 +236,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.handlers.append((url_path_join(path, "ui-events"), UIEventsSocket, {"ui": self.services.ui}))
         if self.demo_page:
             self.handlers.append((url_path_join(path, "demo"), DemoHandler, {"mcp_path": self._endpoint}))
+        add_oauth_discovery_answers(self.serverapp.web_app)
 
     @property
     def mcp_url(self) -> str:
