@@ -19,7 +19,7 @@ and in ONE run measures, one section after another:
    first call untimed because it starts a kernel). Target: median <= raw kernel median + no-op
    median + 2 ms. Also, as a reference row, the same call on a notebook a browser watches
    (``watcher.py`` in a process of its own: a pycrdt peer in the notebook's room and a
-   subscriber to the event bus, so every edit is broadcast and show-cell events are sent).
+   subscriber to the UI events (mcp/ui-events), so every edit is broadcast and show-cell events are sent).
    Sections 1-3 run in ``--rounds`` rounds (default 4): each round times a block of N/rounds
    calls of every row (after 5 warm-up calls), in an order rotated from round to round, so a
    machine that is busier for a while slows every row alike; medians are over all of a row's
@@ -866,7 +866,7 @@ def report(lat: dict[str, Any], big: dict[str, Any], conc: dict[str, Any], mem: 
           f"which an execute call pays too; against it the execute call is "
           f"{ex.median - raw.median - paced.median:+.2f} ms over raw + no-op)")
     watched, seen = lat["watched"], lat["watcher"]
-    print(f"a browser watching (watcher.py: a pycrdt peer in the notebook's room and a subscriber to the event bus, "
+    print(f"a browser watching (watcher.py: a pycrdt peer in the notebook's room and a subscriber to the UI events, "
           f"in a process of its own): median {watched.median:.2f} ms, {watched.median - ex.median:+.2f} ms over the "
           f"unwatched notebook; its document ended with {seen['cells']} cells for {seen['runs']} executions, and it "
           f"received {seen['show_cell_events']} show-cell events")

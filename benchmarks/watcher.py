@@ -1,7 +1,7 @@
 """A person watching a notebook in JupyterLab, as a separate process (for bench_execute.py).
 
 It joins the notebook's collaboration room with a real pycrdt peer (the browser stand-in of the
-tests, ``tests/peer.py``) and subscribes to Jupyter's event bus as the JupyterLab extension does,
+tests, ``tests/peer.py``) and subscribes to the UI events as the JupyterLab extension does,
 so the server broadcasts every edit and emits the UI events it would for a real browser.
 
 Usage: ``python benchmarks/watcher.py SERVER_URL TOKEN NOTEBOOK_PATH``. It prints ``ready`` once in
@@ -18,8 +18,6 @@ from pathlib import Path
 
 import websockets
 
-from jupyter_mcp_ext.ui_events import SCHEMA_ID
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from peer import open_peer  # noqa: E402
 
@@ -27,13 +25,13 @@ from peer import open_peer  # noqa: E402
 async def count_show_cell_events(websocket: websockets.ClientConnection, seen: list[int]) -> None:
     async for message in websocket:
         event = json.loads(message)
-        if event.get("schema_id") == SCHEMA_ID and event.get("action") == "show-cell":
+        if event.get("action") == "show-cell":
             seen[0] += 1
 
 
 async def main(server_url: str, token: str, path: str) -> None:
     headers = {"Authorization": f"token {token}"}
-    events_url = "ws" + server_url.removeprefix("http") + "api/events/subscribe"
+    events_url = "ws" + server_url.removeprefix("http") + "mcp/ui-events"
     shown = [0]
     async with open_peer(server_url, token, path) as peer, \
             websockets.connect(events_url, additional_headers=headers, proxy=None) as events:

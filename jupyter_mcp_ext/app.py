@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 
 from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
@@ -12,7 +13,13 @@ from . import tools  # noqa: F401  (registers the notebook tools, listed first)
 from . import kernel_tools  # noqa: F401  (registers the execution tools)
 from . import embedding
 from .context import CurrentNotebooks
-from .handlers import CurrentNotebookHandler, DemoHandler, MCPHandler
+from .handlers import (
+    CurrentNotebookHandler,
+    DemoHandler,
+    MCPHandler,
+    UIEventsSocket,
+    add_oauth_discovery_answers,
+)
 from .kernel_tools import ExecutionSettings
 from .kernels import NotebookKernels
 from .notebooks import LiveNotebooks
@@ -23,6 +30,29 @@ from .transport import SessionManagerHost
 from .ui_events import UIEvents
 
 HERE = os.path.dirname(__file__)
+
+
+class StringList(List):
+    """A list of strings that the command line may also give as one list literal,
+    ``--MCPExtensionApp.x='["a", "b"]'``, besides the repeated form ``--MCPExtensionApp.x=a --MCPExtensionApp.x=b``.
+
+    Options of an extension reach it as strings the server could not interpret; traitlets' own
+    ``List.from_string`` fails on them and the whole literal then became a single item.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(Unicode(), **kwargs)
+
+    def from_string(self, s: str) -> list[str]:
+        if not s.lstrip().startswith("["):
+            return [s]
+        try:
+            items = ast.literal_eval(s)
+        except (ValueError, SyntaxError):
+            items = None
+        if not (isinstance(items, list) and all(isinstance(item, str) for item in items)):
+            raise TraitError(f"{self.name}: {s!r} is not a list of strings; write e.g. '[\"a\", \"b\"]'.")
+        return items
 
 
 class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
@@ -114,12 +144,13 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         help="""Largest timeout (seconds) an agent may ask for one execution. Defaults to 3600.""",
     )
 
-    allowed_frame_origins = List(
-        Unicode(),
+    allowed_frame_origins = StringList(
         default_value=[],
         config=True,
         help="""Origins (scheme://host[:port]) of web pages allowed to embed JupyterLab in an
         <iframe> and to talk to it with postMessage (open a notebook, learn the active one).
+        On the command line: --MCPExtensionApp.allowed_frame_origins='["https://a.example"]',
+        or the option once per origin. An invalid origin stops the server from starting.
         They are added to the Content-Security-Policy frame-ancestors header and passed to the
         JupyterLab extension. Defaults to none: only pages of this server's own origin.
         The embedding page must be same-site with JupyterLab (same host name, any port):
@@ -140,9 +171,18 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         that call this server's MCP endpoint with the logged-in user's credentials.""",
     )
 
+    def _link_jupyter_server_extension(self, serverapp) -> None:
+        # The server only logs an extension that fails to link and runs on without it: with a
+        # refused option (e.g. a security setting) it must not start at all.
+        try:
+            super()._link_jupyter_server_extension(serverapp)
+        except TraitError as error:
+            serverapp.log.critical("MCP: invalid configuration, the server does not start: %s", error)
+            self.exit(1)
+
     def initialize_settings(self) -> None:
         live = LiveNotebooks(self.serverapp, self.log, idle_close_delay=self.room_idle_close_delay)
-        ui = UIEvents(self.serverapp.event_logger)
+        ui = UIEvents()
         current = CurrentNotebooks(on_change=ui.current_changed)
         kernels = NotebookKernels(self.serverapp, self.log)
         services = Services(
@@ -193,8 +233,10 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.handlers.append((path, MCPHandler, {"session_host": self.session_host}))
         self.handlers.append((url_path_join(path, "current-notebook"), CurrentNotebookHandler,
                               {"services": self.services}))
+        self.handlers.append((url_path_join(path, "ui-events"), UIEventsSocket, {"ui": self.services.ui}))
         if self.demo_page:
             self.handlers.append((url_path_join(path, "demo"), DemoHandler, {"mcp_path": self._endpoint}))
+        add_oauth_discovery_answers(self.serverapp.web_app)
 
     @property
     def mcp_url(self) -> str:

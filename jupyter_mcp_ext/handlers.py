@@ -7,17 +7,20 @@ import json
 from typing import Any
 
 from jupyter_core.utils import ensure_async
-from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.auth.decorator import allow_unauthenticated, ws_authenticated
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
-from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler, Template404
+from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
-from tornado import web
+from tornado import web, websocket
+from tornado.routing import PathMatches, Rule
 
 from .context import API, CurrentNotebook
 from .errors import ToolError
 from .toolkit import Services
 from .transport import SessionManagerHost
+from .ui_events import UIEvents
 
 AUTH_HELP = (
     "Authenticate with the Jupyter server's token: send the header 'Authorization: Bearer <token>' "
@@ -81,8 +84,16 @@ class MCPHandler(APIHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         if status_code == 401:
-            self.set_header("WWW-Authenticate", 'Bearer realm="jupyter", error="invalid_token"')
+            # RFC 6750 §3.1: "invalid_token" answers credentials that were sent and refused;
+            # a request without any gets the bare challenge.
+            error = ', error="invalid_token"' if self._sent_a_token() else ""
+            self.set_header("WWW-Authenticate", f'Bearer realm="jupyter"{error}')
         super().write_error(status_code, **kwargs)
+
+    def _sent_a_token(self) -> bool:
+        """Whether the request carried a token (header or ``?token=``), not only some other scheme."""
+        header = self.request.headers.get("Authorization", "")
+        return bool(IdentityProvider.auth_header_pat.match(header) or self.get_query_argument("token", ""))
 
     def on_connection_close(self) -> None:
         self.disconnected.set()
@@ -194,6 +205,86 @@ class CurrentNotebookHandler(APIHandler):
         if window is not None and not (isinstance(window, str) and 0 < len(window) <= _MAX_WINDOW_ID_LENGTH):
             raise web.HTTPError(400, f"'window' must be a JupyterLab client id (1-{_MAX_WINDOW_ID_LENGTH} characters).")
         return window
+
+
+OAUTH_HELP = (
+    "This server uses the Jupyter token, not OAuth: there is nothing to discover or register. "
+    "Send the header 'Authorization: Bearer <token>' with the token of the Jupyter server. A client "
+    "that got here was refused for a missing or wrong token: check the token it sends."
+)
+
+# Where MCP clients (Python and TypeScript SDKs, mcp-remote, Claude Code) look for OAuth after a
+# 401: RFC 9728 protected-resource metadata (also path-suffixed, "/.well-known/...{base_url}mcp"),
+# RFC 8414 / OpenID authorization-server metadata, and dynamic client registration at "/register".
+OAUTH_DISCOVERY_PATHS = (
+    r"/\.well-known/(?:oauth-protected-resource|oauth-authorization-server|openid-configuration)(?:/.*)?",
+    r"/register",
+)
+
+
+class NoOAuthHandler(APIHandler):
+    """OAuth discovery on a plain Jupyter server: a 404 JSON error naming the Jupyter token.
+
+    The 404 makes MCP clients stop their OAuth attempt (instead of showing Jupyter's HTML 404 page or
+    an "_xsrf missing" 403), and the OAuth error fields carry the explanation into what they print.
+    """
+
+    def check_xsrf_cookie(self) -> None:
+        """Nothing is changed here: a cookie-less client's POST /register gets the answer too."""
+
+    def _refuse(self) -> None:
+        self.set_status(404)
+        self.finish(json.dumps({"error": "invalid_request", "error_description": OAUTH_HELP, "message": OAUTH_HELP}))
+
+    @allow_unauthenticated
+    def get(self) -> None:
+        self._refuse()
+
+    @allow_unauthenticated
+    def post(self) -> None:
+        self._refuse()
+
+
+def add_oauth_discovery_answers(web_app: web.Application) -> None:
+    """Answer OAuth discovery at the host root (outside base_url), only where nothing else does:
+    the rules go just before Jupyter's catch-all 404, after every other handler and extension."""
+    rules = web_app.wildcard_router.rules
+    catch_all = next((i for i, rule in enumerate(rules) if rule.target is Template404), len(rules))
+    rules[catch_all:catch_all] = [Rule(PathMatches(path), NoOAuthHandler) for path in OAUTH_DISCOVERY_PATHS]
+
+
+class UIEventsSocket(WebSocketMixin, JupyterHandler, websocket.WebSocketHandler):
+    """``{base_url}mcp/ui-events``: a websocket sending a JupyterLab window its own user's UI events.
+
+    Authenticated like Jupyter's own websockets (token or login cookie); each connection receives
+    only the events of the user it authenticated as (see ui_events.py). It expects no messages.
+    """
+
+    def initialize(self, ui: UIEvents) -> None:
+        self.ui = ui
+        self.who: str | None = None
+
+    @ws_authenticated
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        await require_permission(self, "read", MCP_RESOURCE)
+        self.who = principal(self.identity_provider, self.current_user)
+        await super().get(*args, **kwargs)
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        super().open(*args, **kwargs)  # keep-alive pings
+        self.ui.subscribe(self.who, self.send_event)
+
+    def send_event(self, event: dict[str, Any]) -> None:
+        try:
+            self.write_message(json.dumps(event))
+        except websocket.WebSocketClosedError:  # closed without on_close (peer vanished)
+            self.ui.unsubscribe(self.who, self.send_event)
+
+    def on_message(self, message: str | bytes) -> None:
+        """Nothing is expected from the window."""
+
+    def on_close(self) -> None:
+        self.ui.unsubscribe(self.who, self.send_event)
 
 
 class DemoHandler(ExtensionHandlerMixin, JupyterHandler):

@@ -26,6 +26,8 @@ import pytest
 from conftest import KERNELSPEC, call
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+
+import jupyter_mcp_ext
 from playwright.async_api import Browser, Page, async_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -184,11 +186,16 @@ def stranger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaticSite]:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory, platform: StaticSite) -> Iterator[Lab]:
-    """`jupyter lab` with the extension as installed, allowing the platform's origin to embed it."""
+    """`jupyter lab` with the extension of the tests' checkout (Python and built frontend), allowing
+    the platform's origin to embed it."""
     home = tmp_path_factory.mktemp("lab")
     root, settings = home / "root", home / "app-settings"
     root.mkdir()
     settings.mkdir()
+    package = Path(jupyter_mcp_ext.__file__).parent
+    data = home / "data"  # found before the installed copy of the labextension
+    (data / "labextensions").mkdir(parents=True)
+    (data / "labextensions" / "jupyter-mcp-ext").symlink_to(package / "labextension")
     # No news and update toasts over the notebook.
     (settings / "overrides.json").write_text(
         '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}'
@@ -200,6 +207,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory, platform: StaticSite) -> Itera
         "JUPYTER_CONFIG_DIR": str(home / "config"),
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
         "IPYTHONDIR": str(home / "ipython"),
+        "JUPYTER_PATH": str(data),
+        "PYTHONPATH": str(package.parent),
     }
     log_path = home / "lab.log"
     with open(log_path, "w") as log:

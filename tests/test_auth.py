@@ -17,9 +17,9 @@ INITIALIZE = {
 }
 
 
-def assert_unauthenticated(response: httpx2.Response) -> None:
+def assert_unauthenticated(response: httpx2.Response, challenge: str = 'Bearer realm="jupyter"') -> None:
     assert response.status_code == 401
-    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.headers["www-authenticate"] == challenge
     assert response.headers["content-type"].startswith("application/json")
     assert "Authorization: Bearer <token>" in response.json()["message"]
 
@@ -32,11 +32,28 @@ async def test_no_credentials_get_401_with_www_authenticate(mcp_url, method):
     assert_unauthenticated(response)
 
 
-@pytest.mark.parametrize("authorization", ["Bearer wrong-token", "token wrong-token", "Basic dXNlcjpwYXNz"])
-async def test_wrong_credentials_get_401(mcp_url, authorization):
+INVALID_TOKEN = 'Bearer realm="jupyter", error="invalid_token"'
+
+
+@pytest.mark.parametrize(
+    ("authorization", "challenge"),
+    [
+        ("Bearer wrong-token", INVALID_TOKEN),
+        ("token wrong-token", INVALID_TOKEN),
+        # RFC 6750 §3.1: an unsupported scheme is "no authentication information": no error code.
+        ("Basic dXNlcjpwYXNz", 'Bearer realm="jupyter"'),
+    ],
+)
+async def test_wrong_credentials_get_401(mcp_url, authorization, challenge):
     async with httpx2.AsyncClient(timeout=20) as http:
         response = await http.post(mcp_url, json=INITIALIZE, headers={"Accept": ACCEPT, "Authorization": authorization})
-    assert_unauthenticated(response)
+    assert_unauthenticated(response, challenge)
+
+
+async def test_a_wrong_token_in_the_query_is_an_invalid_token(mcp_url):
+    async with httpx2.AsyncClient(timeout=20) as http:
+        response = await http.post(f"{mcp_url}?token=wrong-token", json=INITIALIZE, headers={"Accept": ACCEPT})
+    assert_unauthenticated(response, INVALID_TOKEN)
 
 
 @pytest.mark.parametrize("scheme", ["Bearer", "token", "bearer"])

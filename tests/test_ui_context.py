@@ -1,10 +1,10 @@
 """The user's current notebook and the JupyterLab side of it, seen from outside: the REST API
-(``{base_url}mcp/current-notebook``), the pushes on Jupyter's event bus that the JupyterLab extension
-listens to, the embedding configuration (CSP ``frame-ancestors``, page config), the demo page, and
-the installed labextension.
+(``{base_url}mcp/current-notebook``), the UI events the JupyterLab extension listens to
+(``{base_url}mcp/ui-events``), the embedding configuration (CSP ``frame-ancestors``, page config),
+the demo page, and the installed labextension.
 
-Real server, real SDK client, raw HTTP; the event bus is read over its real websocket
-(``api/events/subscribe``), and a pycrdt peer on the collaboration websocket stands in for a browser.
+Real server, real SDK client, raw HTTP; UI events are read over the real websockets, and a pycrdt
+peer on the collaboration websocket stands in for a browser.
 """
 
 from __future__ import annotations
@@ -26,9 +26,13 @@ import websockets
 from traitlets import TraitError
 
 from conftest import call, call_error, login_with_cookie
+from jupyter_server.auth import Authorizer, IdentityProvider, User
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from peer import open_peer
 from tool_helpers import invoke
 
-UI_SCHEMA = "https://events.jupyter.org/jupyter_mcp_ext/ui/v1"
+UI_ACTIONS = {"current-changed", "open-notebook", "show-cell"}
 OWNER = "server-owner"  # who a token holder is, with Jupyter's own identity provider
 ABSENCE_WAIT = 1.0  # seconds to wait before concluding that an event was not pushed
 
@@ -60,7 +64,7 @@ def error_message(response: httpx2.Response) -> str:
 
 
 class EventBus:
-    """Jupyter's event bus as a JupyterLab window sees it: the UI events pushed to its websocket."""
+    """The UI events a JupyterLab window receives on a websocket."""
 
     def __init__(self, websocket: Any) -> None:
         self._websocket = websocket
@@ -77,7 +81,7 @@ class EventBus:
         except asyncio.TimeoutError:
             return False
         event = json.loads(raw)
-        if event.get("schema_id") == UI_SCHEMA:
+        if event.get("action") in UI_ACTIONS:
             self._unclaimed.append(event)
         return True
 
@@ -102,14 +106,19 @@ class EventBus:
         assert not unexpected, f"unexpected UI events: {unexpected}"
 
 
+UI_EVENTS = "mcp/ui-events"
+JUPYTER_EVENT_BUS = "api/events/subscribe"
+
+
 @pytest.fixture
 def event_bus(server_url: str, token: str):
-    """``async with event_bus() as bus:`` — subscribed to ``api/events/subscribe`` as JupyterLab is."""
+    """``async with event_bus() as bus:`` — subscribed to ``mcp/ui-events`` as JupyterLab is
+    (``as_token=`` another user's token; ``path=`` another websocket, e.g. Jupyter's event bus)."""
 
     @contextlib.asynccontextmanager
-    async def subscribe() -> AsyncIterator[EventBus]:
-        url = "ws" + server_url.removeprefix("http") + "api/events/subscribe"
-        headers = {"Authorization": f"token {token}"}
+    async def subscribe(*, as_token: str | None = None, path: str = UI_EVENTS) -> AsyncIterator[EventBus]:
+        url = "ws" + server_url.removeprefix("http") + path
+        headers = {"Authorization": f"token {as_token or token}"}
         async with websockets.connect(url, additional_headers=headers, proxy=None) as websocket:
             yield EventBus(websocket)
 
@@ -277,7 +286,7 @@ async def test_a_cookie_report_without_the_xsrf_header_is_refused(server_url, cu
         assert (await browser_like.get(current_url)).json()["path"] == "b.ipynb"
 
 
-# -- pushes on Jupyter's event bus ----------------------------------------------------------------
+# -- UI events --------------------------------------------------------------------------------------
 
 
 async def test_prepare_notebook_opens_it_in_the_window_used_last(
@@ -360,7 +369,7 @@ async def test_agent_edits_in_a_notebook_on_screen_show_the_cell(event_bus, brow
         appended = await call(client, "append_code_cell", notebook_path="a.ipynb", source="print(x)")
         shown = await bus.expect(action="show-cell")
         assert shown == {
-            "schema_id": UI_SCHEMA, "action": "show-cell", "principal": OWNER, "path": "a.ipynb",
+            "action": "show-cell", "principal": OWNER, "path": "a.ipynb",
             "cell_id": appended["cell_id"], "cell_index": 2, "reason": "edit",
         }
         await peer.wait_until(lambda: peer.sources()[-1] == "print(x)")
@@ -413,6 +422,85 @@ async def test_agent_edits_in_a_notebook_nobody_has_open_show_nothing(event_bus,
         appended = await call(client, "append_code_cell", notebook_path="a.ipynb", source="x")
         shown = await bus.expect(action="show-cell")
         assert (shown["path"], shown["cell_id"]) == ("a.ipynb", appended["cell_id"])
+
+
+USER_TOKENS = {"alice-token": "alice", "bob-token": "bob"}
+
+
+class TwoUsers(IdentityProvider):
+    """A server with two users, each with a token of their own (as a multi-user deployment has)."""
+
+    async def get_user_token(self, handler):
+        name = USER_TOKENS.get(self.get_token(handler) or "")
+        return User(username=name) if name else None
+
+
+TWO_USERS = {"ServerApp": {"identity_provider_class": TwoUsers}}
+
+
+@pytest.mark.parametrize("jp_server_config", [TWO_USERS], indirect=True, ids=["two-users"])
+async def test_each_user_receives_only_their_own_ui_events(server_url, current_url, mcp_url, event_bus, make_notebook):
+    make_notebook("alice.ipynb")
+    make_notebook("bob.ipynb")
+    async with contextlib.AsyncExitStack() as stack:
+        alice = await stack.enter_async_context(event_bus(as_token="alice-token"))
+        bob = await stack.enter_async_context(event_bus(as_token="bob-token"))
+        # What anyone subscribed to Jupyter's own event bus would see.
+        bus_of_bob = await stack.enter_async_context(event_bus(as_token="bob-token", path=JUPYTER_EVENT_BUS))
+        as_alice = await stack.enter_async_context(
+            httpx2.AsyncClient(headers={"Authorization": "token alice-token"}, timeout=30))
+        as_bob = await stack.enter_async_context(
+            httpx2.AsyncClient(headers={"Authorization": "token bob-token"}, timeout=30))
+
+        put = await as_alice.put(current_url, json={"path": "alice.ipynb", "window": "alice-w"})
+        assert put.status_code == 200 and put.json()["principal"] == "alice"
+        await alice.expect(action="current-changed", path="alice.ipynb", window="alice-w", principal="alice")
+        assert (await as_alice.put(current_url, json={"path": "alice.ipynb", "open": True})).status_code == 200
+        opened = await alice.expect(action="open-notebook")
+        assert (opened["path"], opened["window"], opened["principal"]) == ("alice.ipynb", "alice-w", "alice")
+
+        assert (await as_bob.put(current_url, json={"path": "bob.ipynb", "open": True})).status_code == 200
+        await bob.expect(action="open-notebook", path="bob.ipynb", principal="bob")
+        await bob.expect(action="current-changed", path="bob.ipynb", principal="bob")
+
+        # Alice's agent edits the notebook her browser shows: her window follows, nobody else's.
+        async with open_peer(server_url, "alice-token", "alice.ipynb"), \
+                httpx2.AsyncClient(headers={"Authorization": "Bearer alice-token"}, timeout=30) as http, \
+                Client(streamable_http_client(mcp_url, http_client=http)) as agent:
+            appended = await call(agent, "append_code_cell", notebook_path="alice.ipynb", source="x = 1")
+            shown = await alice.expect(action="show-cell")
+            assert (shown["path"], shown["cell_id"], shown["principal"]) == ("alice.ipynb", appended["cell_id"], "alice")
+
+        await bob.expect_none(principal="alice")
+        await bus_of_bob.expect_none()
+        await alice.expect_none(principal="bob")
+
+
+@pytest.mark.parametrize("jp_server_config", [TWO_USERS], indirect=True, ids=["two-users"])
+async def test_ui_events_need_a_user(server_url):
+    url = "ws" + server_url.removeprefix("http") + UI_EVENTS
+    for headers in ({}, {"Authorization": "token wrong-token"}):
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(url, additional_headers=headers, proxy=None):
+                pass
+        assert refused.value.response.status_code == 403
+
+
+class NoMCPAuthorizer(Authorizer):
+    """Allows the rest of Jupyter but not the MCP endpoint."""
+
+    def is_authorized(self, handler, user, action, resource):
+        return resource != "mcp"
+
+
+@pytest.mark.parametrize("jp_server_config", [{"ServerApp": {"authorizer_class": NoMCPAuthorizer}}],
+                         indirect=True, ids=["no-mcp"])
+async def test_ui_events_are_refused_to_a_user_not_allowed_mcp(server_url, token):
+    url = "ws" + server_url.removeprefix("http") + UI_EVENTS
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(url, additional_headers={"Authorization": f"token {token}"}, proxy=None):
+            pass
+    assert refused.value.response.status_code == 403
 
 
 # -- embedding: who may frame JupyterLab -------------------------------------------------------------

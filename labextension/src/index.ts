@@ -10,8 +10,12 @@ import { UUID } from '@lumino/coreutils';
 
 const PLUGIN_ID = 'jupyter-mcp-ext:plugin';
 
-/** The server extension's event schema on Jupyter's event bus (see ui_events.py). */
-const EVENT_SCHEMA = 'https://events.jupyter.org/jupyter_mcp_ext/ui/v1';
+/** Where the server sends this user's UI events (ui_events.py), relative to the MCP path. */
+const UI_EVENTS_PATH = 'ui-events';
+
+/** Bounds of the wait before reconnecting the UI events socket (doubling in between). */
+const RECONNECT_MIN_MS = 1000;
+const RECONNECT_MAX_MS = 30000;
 
 /** Every postMessage this extension sends or accepts has a type starting with this. */
 const MESSAGE_PREFIX = 'jupyter-mcp:';
@@ -25,7 +29,7 @@ interface IServerOptions {
   mcpPath: string;
 }
 
-/** An event of EVENT_SCHEMA. */
+/** A UI event from the server (ui_events.py). */
 interface IContextEvent {
   action: 'current-changed' | 'open-notebook' | 'show-cell';
   principal: string;
@@ -66,7 +70,6 @@ interface ICurrentNotebook {
  */
 class CurrentNotebookReporter {
   readonly windowId = UUID.uuid4();
-  principal: string | null = null;
   private server: ICurrentNotebook = { path: null, source: null, window: null };
   private queue: Promise<void> = Promise.resolve();
   private readonly url: string;
@@ -80,7 +83,6 @@ class CurrentNotebookReporter {
 
   async load(): Promise<void> {
     this.server = await this.request('GET');
-    this.principal = this.server.principal ?? null;
   }
 
   /** What the server says now (from an event). */
@@ -129,6 +131,41 @@ class CurrentNotebookReporter {
       throw new Error(`${response.status}: ${answer.message ?? response.statusText}`);
     }
     return answer;
+  }
+}
+
+/**
+ * This user's UI events, from the server's own websocket: Jupyter's event bus would show them
+ * to every user. Reconnects after the server went away, and says so (events may have been missed).
+ */
+class UIEventSocket {
+  private retryMs = RECONNECT_MIN_MS;
+  private opened = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly settings: ServerConnection.ISettings,
+    private readonly onEvent: (event: IContextEvent) => void,
+    private readonly onReconnect: () => void
+  ) {}
+
+  connect(): void {
+    const { appendToken, token, WebSocket } = this.settings;
+    // As JupyterLab's own sockets: the login cookie authenticates, a token only across hosts.
+    const url = appendToken && token !== '' ? `${this.url}?token=${encodeURIComponent(token)}` : this.url;
+    const socket = new WebSocket(url);
+    socket.onopen = () => {
+      this.retryMs = RECONNECT_MIN_MS;
+      if (this.opened) {
+        this.onReconnect();
+      }
+      this.opened = true;
+    };
+    socket.onmessage = message => this.onEvent(JSON.parse(message.data) as IContextEvent);
+    socket.onclose = () => {
+      setTimeout(() => this.connect(), this.retryMs);
+      this.retryMs = Math.min(2 * this.retryMs, RECONNECT_MAX_MS);
+    };
   }
 }
 
@@ -310,17 +347,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
         await notebook.scrollToCell(cell, 'smart');
       }
     };
-    reporter
-      .load()
-      .catch(reason => console.warn('jupyter-mcp-ext: current notebook unknown:', reason));
-    app.serviceManager.events.stream.connect((_, emission) => {
-      if (emission.schema_id !== EVENT_SCHEMA) {
-        return;
-      }
-      const event = emission as unknown as IContextEvent;
-      if (event.principal !== reporter.principal) {
-        return;
-      }
+    const loadCurrent = () =>
+      reporter
+        .load()
+        .catch(reason => console.warn('jupyter-mcp-ext: current notebook unknown:', reason));
+    loadCurrent();
+    const onEvent = (event: IContextEvent) => {
       if (event.action === 'current-changed') {
         reporter.update({
           path: event.path,
@@ -338,7 +370,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       } else if (event.action === 'show-cell') {
         void showCell(event);
       }
-    });
+    };
+    const settings = app.serviceManager.serverSettings;
+    new UIEventSocket(
+      URLExt.join(settings.wsUrl, options.mcpPath, UI_EVENTS_PATH),
+      settings,
+      onEvent,
+      loadCurrent
+    ).connect();
 
     // -- embedding page → this window ----------------------------------------------------------
     channel.listen(async request => {

@@ -1,0 +1,92 @@
+"""Options given on a real `jupyter server` command line, as the README writes them."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+import pytest
+
+import jupyter_mcp_ext
+
+ORIGINS = "--MCPExtensionApp.allowed_frame_origins"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(tmp_path: Path, *options: str) -> tuple[subprocess.Popen, str, str]:
+    """A `jupyter server` with ``options``; returns the process, its URL and its token."""
+    root = tmp_path / "root"
+    root.mkdir(exist_ok=True)
+    port, token = free_port(), secrets.token_hex(8)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", "--allow-root", "--no-browser", f"--port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", *options],
+        cwd=tmp_path / "cwd", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        # The server runs the same jupyter_mcp_ext as the tests (a checkout's, not an installed copy).
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(Path(jupyter_mcp_ext.__file__).parents[1])},
+    )
+    return server, f"http://127.0.0.1:{port}/", token
+
+
+def frame_ancestors_once_up(server: subprocess.Popen, url: str, token: str) -> str:
+    """The frame-ancestors directive the running server sends."""
+    deadline = time.monotonic() + 60
+    with httpx2.Client(headers={"Authorization": f"token {token}"}, timeout=10) as http:
+        while True:
+            assert server.poll() is None, server.stderr.read()
+            try:
+                response = http.get(url + "api/status")
+                break
+            except httpx2.TransportError:
+                assert time.monotonic() < deadline, "the server did not answer within 60 s"
+                time.sleep(0.2)
+    policy = response.headers["content-security-policy"]
+    return next(part.strip() for part in policy.split(";") if part.strip().startswith("frame-ancestors"))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        [f'{ORIGINS}=["https://platform.example.com", "http://localhost:3000"]'],  # the README's form
+        [f"{ORIGINS}=https://platform.example.com", f"{ORIGINS}=http://localhost:3000"],
+    ],
+    ids=["list-literal", "repeated"],
+)
+def test_allowed_frame_origins_from_the_command_line_reach_the_csp_header(tmp_path, options):
+    server, url, token = start_server(tmp_path, *options)
+    try:
+        policy = frame_ancestors_once_up(server, url, token)
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+    assert policy == "frame-ancestors 'self' https://platform.example.com http://localhost:3000"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["https://platform.example.com/path", '["https://platform.example.com", 3]', "platform.example.com"],
+    ids=["path", "not-strings", "no-scheme"],
+)
+def test_an_invalid_allowed_frame_origin_stops_the_server_naming_the_option(tmp_path, value):
+    server, _, _ = start_server(tmp_path, f"{ORIGINS}={value}")
+    try:
+        _, stderr = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode != 0, stderr
+    assert "MCPExtensionApp.allowed_frame_origins" in stderr
+    assert "does not start" in stderr
+    assert "e.g. 'https://platform.example.com'" in stderr
