@@ -17,7 +17,9 @@ import pytest
 from mcp import MCPError
 
 from conftest import call
-from execution_helpers import count_of, output_texts, peer_cell, rest, sessions_of, stream_text, structured_texts, until
+from execution_helpers import (
+    count_of, output_texts, peer_cell, rest, result_texts, sessions_of, stream_text, structured_texts, until,
+)
 from tool_helpers import wait_for_disk
 
 
@@ -117,6 +119,19 @@ async def test_timeout_interrupts_the_kernel_and_the_next_cell_gets_only_its_own
     by_id = {c["cell_id"]: c for c in cells}
     assert "KeyboardInterrupt" in structured_texts(by_id[slow["cell_id"]])
     assert [o["text"] for o in by_id[after["cell_id"]]["outputs"]] == ["2"]
+
+
+async def test_a_timed_out_run_says_after_how_long_and_in_which_kernel_it_was_interrupted(make_notebook, mcp_client):
+    path = make_notebook("timeout_text.ipynb")
+    async with mcp_client() as client:
+        cell = await client.call_tool("insert_execute_code_cell",
+                                      {"notebook_path": path, "source": SLEEP_30, "timeout": 1.5})
+        code = await client.call_tool("execute_code", {"notebook_path": path, "code": SLEEP_30, "timeout": 1})
+    for answer, after in [(cell, "1.5 s"), (code, "1 s")]:
+        text = result_texts(answer)[0]
+        assert answer.structured_content["status"] == "timeout"
+        assert f"timed out after {after} and was interrupted in the kernel of timeout_text.ipynb" in text, text
+    assert "the interrupt's KeyboardInterrupt" in result_texts(cell)[0]
 
 
 # -- 4. cancellation -----------------------------------------------------------------------------------------
