@@ -19,12 +19,14 @@ from . import cells
 from .errors import ToolError
 from .execution import CellOutputs
 from .kernels import OUTPUT_HOLD, KernelReply
+from .notebooks import HeldNotebook
 from .outputs import OutputLimits, execution_content, summarize_output
 from .toolkit import WRITE, Call, CellParams, NotebookParams, NotebookResult, Params, Result, ToolOutput, tool
 
 EXECUTE = ("execute", "kernels")
 KERNEL_WRITE = ("write", "kernels")
 KERNEL_READ = ("read", "kernels")
+SESSION_WRITE = ("write", "sessions")  # what POST /api/sessions asks: starting a notebook's session and kernel
 
 # A run reports progress at least this often, output or not: clients with idle timeouts keep waiting.
 HEARTBEAT_SECONDS = 1.0
@@ -32,13 +34,20 @@ HEARTBEAT_SECONDS = 1.0
 # How a run reports progress: (seconds the cell has run, message).
 Progress = Callable[[float, str], Awaitable[None]]
 
-STATUS_TEXT = {
-    "ok": "ran",
-    "error": "raised an error",
-    "aborted": "was aborted",
-    "timeout": "timed out; the kernel was interrupted",
-    "died": "stopped: the kernel died",
-}
+Status = Literal["ok", "error", "aborted", "timeout", "died", "restarted"]
+
+
+def status_text(status: str, timeout: float, path: str) -> str:
+    """What happened to a run of a cell (or of code) in the kernel of the notebook ``path``."""
+    kernel = f"the kernel of {path}"
+    return {
+        "ok": f"ran in {kernel}",
+        "error": f"raised an error in {kernel}",
+        "aborted": f"was aborted by {kernel}",
+        "timeout": f"timed out after {timeout:g} s and was interrupted in {kernel}",
+        "died": f"was stopped: {kernel} died",
+        "restarted": f"was stopped: someone restarted {kernel}",
+    }[status]
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,7 @@ class TimeoutParams(Params):
 class ExecutedCell(NotebookResult):
     cell_index: int | None = Field(description="Index of the cell when it finished (null if deleted meanwhile).")
     cell_id: str
-    status: Literal["ok", "error", "aborted", "timeout", "died"]
+    status: Status
     execution_count: int | None
     outputs: list[dict[str, Any]] = Field(description="Outputs as {output_type, text (capped), omitted}.")
     kernel_id: str
@@ -69,6 +78,7 @@ class ExecutedCell(NotebookResult):
 class CellRun:
     result: ExecutedCell
     outputs: list[dict[str, Any]]  # nbformat outputs, complete (for the MCP content)
+    timeout: float
 
 
 def _timeout(call: Call, requested: float | None) -> float:
@@ -105,10 +115,19 @@ async def _heartbeat(report: Progress, label: str) -> AsyncIterator[None]:
         task.cancel()
 
 
+async def _session(call: Call, path: str) -> dict[str, Any] | None:
+    """The notebook's session; None if it has none and the user may start one (refused otherwise,
+    as Jupyter's REST API refuses them)."""
+    session = await call.services.kernels.find_session(path)
+    if session is None:
+        await call.authorize(*SESSION_WRITE)
+    return session
+
+
 async def _kernel_id(call: Call, path: str) -> str:
     """The kernel of the notebook's session; a new session (with the notebook's kernelspec) if it has none."""
     kernels = call.services.kernels
-    session = await kernels.find_session(path)
+    session = await _session(call, path)
     if session is None:
         async with call.services.notebooks.document(path) as nb:
             kernel_name = cells.metadata_kernelspec(nb).get("name")
@@ -135,16 +154,21 @@ def existing_cell(nb: YNotebook, index: int, cell_id: str) -> CellToRun:
     return CellToRun(index=index, cell_id=cell_id, source=str(ycell["source"]), new=False)
 
 
-async def run_cell(call: Call, path: str, pick: PickCell, timeout: float, *, report: Progress | None = None) -> CellRun:
+async def run_cell(
+    call: Call, notebook: HeldNotebook, pick: PickCell, timeout: float, *, report: Progress | None = None
+) -> CellRun:
     """Run one code cell, writing its state and outputs into the live cell as they arrive.
 
     The request goes to the kernel first. The live cell shows the run (inserted or cleared,
     running: [*]) with the first outputs, at most ``OUTPUT_HOLD`` seconds later — also while it
     waits behind another execution — so a fast cell appears finished in one document update.
+    The notebook is held by its file id: renamed or deleted meanwhile, its run is still written.
     """
-    live, kernels = call.services.notebooks, call.services.kernels
+    kernels = call.services.kernels
+    path = notebook.path() or notebook.held_as  # its session (and kernel) is found by its path now
     report = report or _seconds_progress(call)
-    async with live.document(path) as nb:
+    session = await _session(call, path)  # before the cell changes: a refused run changes nothing
+    async with notebook.document() as nb:
         cell = pick(nb)
     cell_id = cell.cell_id
     sink = CellOutputs(cell_id, index_hint=cell.index, to_insert=(cell.index, cell.source) if cell.new else None)
@@ -152,15 +176,15 @@ async def run_cell(call: Call, path: str, pick: PickCell, timeout: float, *, rep
     # a browser watching, the event costs about 0.2 ms that the kernel need not wait for.
     asyncio.get_running_loop().call_soon(call.show_cell, path, cell_id, cell.index, "execute")
     if not cell.source.strip():  # as JupyterLab does: an empty cell is cleared, not sent to the kernel
-        async with live.document(path, edit=True) as nb:
+        async with notebook.document(edit=True) as nb:
             sink.finish(nb, None)
         empty = ExecutedCell(notebook_path=path, cell_index=sink.index_hint, cell_id=cell_id, status="ok",
                              execution_count=None, outputs=[], kernel_id="", duration_seconds=0.0,
                              notes=["The cell is empty: nothing ran."])
-        return CellRun(empty, [])
+        return CellRun(empty, [], timeout)
 
     async def show_running() -> None:
-        async with live.document(path, edit=True) as nb:
+        async with notebook.document(edit=True) as nb:
             sink.show_running(nb)
 
     started = time.monotonic()
@@ -170,35 +194,50 @@ async def run_cell(call: Call, path: str, pick: PickCell, timeout: float, *, rep
     timer = asyncio.get_running_loop().call_later(
         OUTPUT_HOLD, lambda: showing.append(asyncio.ensure_future(show_running()))
     )
+
+    def cancelled(settled: KernelReply) -> None:
+        nonlocal reply
+        reply = settled  # its count and last outputs are written below, as for a finished run
+
     try:
-        kernel_id = await _kernel_id(call, path)
+        kernel_id = session["kernel"]["id"] if session is not None else await _kernel_id(call, path)
         runner = kernels.runner(kernel_id)
 
         async def on_messages(batch: list[dict[str, Any]]) -> None:
-            async with live.document(path, edit=True) as nb:
+            async with notebook.document(edit=True) as nb:
                 sink.apply(nb, batch)
             await report(time.monotonic() - started, f"cell {cell_id}: {len(sink.outputs)} output(s)")
 
         async with _heartbeat(report, f"cell {cell_id}"):
             reply = await runner.execute(
-                cell.source, on_messages=on_messages, timeout=timeout, interrupt=lambda: kernels.interrupt(kernel_id)
+                cell.source, on_messages=on_messages, timeout=timeout, on_cancelled=cancelled,
+                interrupt=lambda: kernels.interrupt(kernel_id),
             )
     finally:
         timer.cancel()
         for task in showing:  # not awaited: a cancelled call must reach the last write without pausing
             task.cancel()
-        async with live.document(path, edit=True) as nb:
+        async with notebook.document(edit=True) as nb:
             sink.finish(nb, reply.execution_count, reply.tail)  # last outputs and the count: one update
             final_index = None if sink.cell_lost else sink.index_hint
     notes = [reply.message] if reply.message else []
     if reply.status == "timeout":
-        notes.append(f"Interrupted after {timeout:g} s; the outputs are what the cell produced until then.")
+        notes.append(f"Interrupted after {timeout:g} s; the outputs are what the cell produced until then, "
+                     "ending with the interrupt's KeyboardInterrupt.")
     if reply.status == "died":
         notes.append("Restart the kernel with restart_kernel (variables are lost) and run the cells again.")
+    if reply.status == "restarted":
+        notes.append("The outputs are what the cell produced until the restart; run the cells it needs again.")
+    now_at = notebook.path()
+    if now_at is None:
+        notes.append(f"{path!r} was deleted while the cell ran; its outputs are returned here only.")
+    elif now_at != path:
+        notes.append(f"The notebook was renamed from {path!r} to {now_at!r} while the cell ran; "
+                     "the cell and its outputs are in the renamed notebook.")
     if sink.cell_lost:
         notes.append("The cell was deleted while it ran; its outputs are returned here only.")
     result = ExecutedCell(
-        notebook_path=path,
+        notebook_path=now_at or path,
         cell_index=final_index,
         cell_id=cell_id,
         status=reply.status,
@@ -208,7 +247,7 @@ async def run_cell(call: Call, path: str, pick: PickCell, timeout: float, *, rep
         duration_seconds=round(time.monotonic() - started, 3),
         notes=notes,
     )
-    return CellRun(result, sink.outputs)
+    return CellRun(result, sink.outputs, timeout)
 
 
 def _answer(call: Call, run: CellRun) -> ToolOutput:
@@ -216,10 +255,10 @@ def _answer(call: Call, run: CellRun) -> ToolOutput:
     contents, cut = execution_content(run.outputs, call.services.execution.output_limits)
     result.notes.extend(cut)
     where = f"Cell {result.cell_index}" if result.cell_index is not None else "The deleted cell"
-    head = f"{where} (id {result.cell_id}) of {result.notebook_path} {STATUS_TEXT[result.status]}"
+    head = f"{where} (id {result.cell_id}) {status_text(result.status, run.timeout, result.notebook_path)}"
     if result.execution_count is not None:
         head += f" [execution_count {result.execution_count}]"
-    head += f" in {result.duration_seconds:.2f} s."
+    head += f" ({result.duration_seconds:.2f} s)."
     if result.notes:
         head += "\n" + "\n".join(result.notes)
     if not contents:
@@ -247,7 +286,8 @@ async def insert_execute_code_cell(call: Call, p: InsertExecuteParams) -> ToolOu
         return CellToRun(index=cells.insert_index(nb, p.cell_index), cell_id=str(uuid.uuid4()), source=p.source,
                          new=True)
 
-    return _answer(call, await run_cell(call, path, new_cell, timeout))
+    async with call.services.notebooks.hold(path) as notebook:
+        return _answer(call, await run_cell(call, notebook, new_cell, timeout))
 
 
 class ExecuteCellParams(CellParams, TimeoutParams):
@@ -266,7 +306,8 @@ async def execute_cell(call: Call, p: ExecuteCellParams) -> ToolOutput:
     def chosen_cell(nb: YNotebook) -> CellToRun:
         return existing_cell(nb, *cells.locate(nb, p.cell_index, p.cell_id))
 
-    return _answer(call, await run_cell(call, path, chosen_cell, timeout))
+    async with call.services.notebooks.hold(path) as notebook:
+        return _answer(call, await run_cell(call, notebook, chosen_cell, timeout))
 
 
 class ExecuteRangeParams(NotebookParams, TimeoutParams):
@@ -278,7 +319,7 @@ class ExecuteRangeParams(NotebookParams, TimeoutParams):
 class RangeEntry(Result):
     cell_index: int | None
     cell_id: str
-    status: Literal["ok", "error", "aborted", "timeout", "died", "skipped"]
+    status: Status | Literal["skipped"]
     execution_count: int | None
     summary: str = Field(description="First line of the cell's last output, or the error.")
 
@@ -299,34 +340,19 @@ async def execute_with_progress(call: Call, p: ExecuteRangeParams) -> ToolOutput
     await call.authorize(*WRITE)
     path = await call.notebook(p.notebook_path)
     timeout = _timeout(call, p.timeout)
-    async with call.services.notebooks.document(path) as nb:
-        count = len(nb.ycells)
-        end = count - 1 if p.end_index is None else p.end_index
-        if count == 0 or p.start_index >= count or end >= count or end < p.start_index:
-            raise ToolError(f"Cell range {p.start_index}..{end} is not valid: the notebook has cells 0..{count - 1}.")
-        targets = [
-            str(nb.ycells[i].get("id")) for i in range(p.start_index, end + 1) if nb.ycells[i].get("cell_type") == "code"
-        ]
-    entries: list[RangeEntry] = []
-    stopped = False
-    for done, cell_id in enumerate(targets):
-        if stopped:
-            entries.append(RangeEntry(cell_index=None, cell_id=cell_id, status="skipped", execution_count=None,
-                                      summary="not run: an earlier cell failed"))
-            continue
-        await call.progress(done, len(targets), f"running cell {done + 1} of {len(targets)}", milestone=True)
-        try:
-            run = await run_cell(call, path, _by_id(cell_id), timeout, report=_range_progress(call, done, len(targets)))
-        except ToolError as error:  # the person deleted the cell before its turn
-            entries.append(RangeEntry(cell_index=None, cell_id=cell_id, status="skipped", execution_count=None,
-                                      summary=str(error)))
-            continue
-        outputs = run.result.outputs
-        summary = next((o["text"].strip().splitlines()[0] for o in reversed(outputs) if o["text"].strip()), "")
-        entries.append(RangeEntry(cell_index=run.result.cell_index, cell_id=cell_id, status=run.result.status,
-                                  execution_count=run.result.execution_count, summary=summary[:200]))
-        if run.result.status != "ok" and p.stop_on_error:
-            stopped = True
+    await _session(call, path)  # a refused range runs no cell
+    async with call.services.notebooks.hold(path) as notebook:
+        async with notebook.document() as nb:
+            count = len(nb.ycells)
+            end = count - 1 if p.end_index is None else p.end_index
+            if count == 0 or p.start_index >= count or end >= count or end < p.start_index:
+                raise ToolError(
+                    f"Cell range {p.start_index}..{end} is not valid: the notebook has cells 0..{count - 1}."
+                )
+            targets = [str(nb.ycells[i].get("id")) for i in range(p.start_index, end + 1)
+                       if nb.ycells[i].get("cell_type") == "code"]
+        entries, stopped = await _run_range(call, notebook, targets, timeout, stop_on_error=p.stop_on_error)
+        path = notebook.path() or path
     await call.progress(len(targets), len(targets), "done", milestone=True)
     failed = sum(e.status not in ("ok", "skipped") for e in entries)
     result = ExecuteRangeResult(notebook_path=path, cells=entries, ran=sum(e.status != "skipped" for e in entries),
@@ -337,6 +363,34 @@ async def execute_with_progress(call: Call, p: ExecuteRangeParams) -> ToolOutput
               + (f" ({e.execution_count})" if e.execution_count is not None else "")
               + (f": {e.summary}" if e.summary else "") for e in entries]
     return result, "\n".join(lines)
+
+
+async def _run_range(
+    call: Call, notebook: HeldNotebook, targets: list[str], timeout: float, *, stop_on_error: bool
+) -> tuple[list[RangeEntry], bool]:
+    """Run the cells with the ids ``targets`` in order: their entries, and whether it stopped at an error."""
+    entries: list[RangeEntry] = []
+    stopped = False
+    for done, cell_id in enumerate(targets):
+        if stopped:
+            entries.append(RangeEntry(cell_index=None, cell_id=cell_id, status="skipped", execution_count=None,
+                                      summary="not run: an earlier cell failed"))
+            continue
+        await call.progress(done, len(targets), f"running cell {done + 1} of {len(targets)}", milestone=True)
+        try:
+            report = _range_progress(call, done, len(targets))
+            run = await run_cell(call, notebook, _by_id(cell_id), timeout, report=report)
+        except ToolError as error:  # the person deleted the cell before its turn
+            entries.append(RangeEntry(cell_index=None, cell_id=cell_id, status="skipped", execution_count=None,
+                                      summary=str(error)))
+            continue
+        outputs = run.result.outputs
+        summary = next((o["text"].strip().splitlines()[0] for o in reversed(outputs) if o["text"].strip()), "")
+        entries.append(RangeEntry(cell_index=run.result.cell_index, cell_id=cell_id, status=run.result.status,
+                                  execution_count=run.result.execution_count, summary=summary[:200]))
+        if run.result.status != "ok" and stop_on_error:
+            stopped = True
+    return entries, stopped
 
 
 def _by_id(cell_id: str) -> PickCell:
@@ -357,7 +411,7 @@ class ExecuteCodeParams(NotebookParams, TimeoutParams):
 
 
 class ExecutedCode(NotebookResult):
-    status: Literal["ok", "error", "aborted", "timeout", "died"]
+    status: Status
     outputs: list[dict[str, Any]]
     kernel_id: str
     notes: list[str]
@@ -391,7 +445,7 @@ async def execute_code(call: Call, p: ExecuteCodeParams) -> ToolOutput:
         notebook_path=path, status=reply.status, kernel_id=kernel_id, notes=notes,
         outputs=[summarize_output(o, call.services.max_output_chars) for o in sink.outputs],
     )
-    head = f"Code {STATUS_TEXT[reply.status]} in the kernel of {path}." + "".join(f"\n{n}" for n in notes)
+    head = f"Code {status_text(reply.status, timeout, path)}." + "".join(f"\n{n}" for n in notes)
     return result, [types.TextContent(type="text", text=head + ("" if contents else "\n(no output)")), *contents]
 
 

@@ -5,6 +5,10 @@ created exactly as JupyterLab would, so a browser opening it attaches to the sam
 Each kernel gets one in-server client with its own session identity (a clone of the
 manager's session would steal replies from other in-server clients), and executions on
 one kernel run one at a time, in the order they were requested.
+
+Each execution remembers the kernel process it was sent to (the manager's ``ready`` future,
+replaced whenever anyone starts, shuts down or restarts the kernel): a restart by anyone ends
+it at once, and it never interrupts a kernel process that started after it was sent.
 """
 
 from __future__ import annotations
@@ -37,10 +41,16 @@ OUTPUT_HOLD = 0.05
 # After the execute reply, the kernel's IOPub "idle" normally follows within milliseconds.
 IDLE_AFTER_REPLY = 5.0
 
+DIED = "The kernel died while the code ran."
+RESTARTED = (
+    "Someone restarted the kernel while the code ran (JupyterLab's Restart, the REST API or another "
+    "agent's restart_kernel): the code was stopped and the kernel's variables are gone."
+)
+
 
 @dataclass
 class KernelReply:
-    status: str  # ok | error | aborted | timeout | died
+    status: str  # ok | error | aborted | timeout | died | restarted
     execution_count: int | None = None
     message: str = ""  # why it ended, when not "ok"
     # The last output messages, not yet handed to on_messages: the caller writes them
@@ -97,7 +107,7 @@ class KernelRunner:
         self.lock = asyncio.Lock()  # FIFO: executions run in the order they were requested
         self._waiters: dict[str, _Waiter] = {}
         self._readers: list[asyncio.Task] = []
-        self._restarted = asyncio.Event()
+        self._restarted = asyncio.Event()  # the restarter brought the kernel back after it died
         self._started = False
         self._synced_with: Any = None  # the manager's `ready` future of the kernel process IOPub is synced with
 
@@ -108,6 +118,7 @@ class KernelRunner:
         IOPub only once the subscription has reconnected: without a new handshake the first
         execution's outputs would be lost.
         """
+        ready = await self._ready()
         if not self._started:
             self.client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
             self._readers = [
@@ -116,11 +127,28 @@ class KernelRunner:
             ]
             self.manager.add_restart_callback(self._on_restart, "restart")
             self._started = True
-        ready = self.manager.ready
         if ready is not self._synced_with:
-            await asyncio.wait_for(asyncio.wrap_future(ready) if not asyncio.isfuture(ready) else ready, 60)
             await self._sync_iopub()
             self._synced_with = ready
+
+    async def _ready(self, timeout: float = 60) -> Any:
+        """The manager's ``ready`` future of the current kernel process, once it is started.
+
+        Waits while anyone starts or restarts the kernel (a future replaced meanwhile is waited for too).
+        """
+        deadline = time.monotonic() + timeout
+        while not (ready := self.manager.ready).done():
+            waited = ready if asyncio.isfuture(ready) else asyncio.wrap_future(ready)
+            try:  # shielded: a timeout here must not cancel the manager's own future
+                await asyncio.wait_for(asyncio.shield(waited), max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                raise ToolError(f"Kernel {self.kernel_id} did not finish starting (waited {timeout:g} s).") from None
+            except Exception:  # reported below, once the future is the current one
+                pass
+        if ready.cancelled() or ready.exception() is not None:
+            reason = "cancelled" if ready.cancelled() else repr(ready.exception())
+            raise ToolError(f"Kernel {self.kernel_id} failed to start ({reason}): restart it with restart_kernel.")
+        return ready
 
     async def _sync_iopub(self, timeout: float = 30) -> None:
         """Send kernel_info until one is answered on both shell and IOPub: both channels are live.
@@ -216,34 +244,49 @@ class KernelRunner:
         timeout: float,
         interrupt: Callable[[], Awaitable[None]],
         store_history: bool = True,
+        on_cancelled: Callable[[KernelReply], None] | None = None,
     ) -> KernelReply:
         """Run ``code``; hand every IOPub message of it to ``on_messages`` (in batches, in order).
 
         On timeout or cancellation the kernel is interrupted and drained to idle, so the next
-        execution starts clean and never receives this one's outputs.
+        execution starts clean and never receives this one's outputs. A cancelled execution's
+        last outputs and execution count go to ``on_cancelled`` before the cancellation goes on.
         """
         async with self.lock:
+            await self._ready()  # a restart in progress is not a dead kernel
             if not await ensure_async(self.manager.is_alive()):
                 return KernelReply("died", None, "The kernel is not running (it died): nothing ran.")
             await self.start()
             self._restarted.clear()
             msg_id = self.client.execute(code, store_history=store_history, allow_stdin=False, stop_on_error=True)
             waiter = self._waiters[msg_id] = _Waiter()
-            run = _Execution(waiter, on_messages)
+            run = _Execution(waiter, on_messages, process=self.manager.ready)
             try:
                 return await self._collect(run, timeout, interrupt)
             except BaseException:
                 # Cancelled (the client sent notifications/cancelled): interrupt the kernel and
                 # let it settle, so the next execution starts clean; shielded from the cancellation.
                 with anyio.CancelScope(shield=True):
-                    await interrupt()
                     with contextlib.suppress(Exception):
+                        await self._interrupt(run, interrupt)
                         reply = await self._collect(run, 10, None)
-                        if reply.tail:
-                            await on_messages(reply.tail)
+                        if on_cancelled is not None:
+                            on_cancelled(reply)
                 raise
             finally:
                 del self._waiters[msg_id]
+
+    def _same_process(self, run: _Execution) -> bool:
+        """Whether the kernel process ``run`` was sent to is still the kernel's (nobody restarted it since)."""
+        return self.manager.ready is run.process
+
+    async def _interrupt(self, run: _Execution, interrupt: Callable[[], Awaitable[None]]) -> None:
+        """Interrupt the kernel process ``run`` was sent to, never a newer one.
+
+        Nothing may be awaited between the check and the signal: a restart could come in between.
+        """
+        if self._same_process(run):
+            await interrupt()
 
     async def _collect(
         self, run: _Execution, timeout: float, interrupt: Callable[[], Awaitable[None]] | None
@@ -261,15 +304,21 @@ class KernelRunner:
             for channel, msg in pending:
                 run.receive(channel, msg)
             reply = run.reply
+            if self._restarted.is_set() or not self._same_process(run):
+                # Restarted by anyone (JupyterLab, the REST API, another agent), or by the restarter
+                # after the kernel died: this execution's kernel process is gone.
+                if self._restarted.is_set():
+                    return KernelReply("died", run.execution_count, DIED, tail=run.take_held())
+                return KernelReply("restarted", run.execution_count, RESTARTED, tail=run.take_held())
             if reply is not None and run.idle:
                 content = reply["content"]
                 status = "timeout" if timed_out else content.get("status", "error")
-                return KernelReply(status, content.get("execution_count"), "", tail=run.take_held())
+                return KernelReply(status, run.execution_count, "", tail=run.take_held())
             now = time.monotonic()
             if reply is not None and now - run.replied_at > IDLE_AFTER_REPLY:
                 # The kernel answered but its IOPub never said idle: do not wait for the timeout.
                 content = reply["content"]
-                return KernelReply(content.get("status", "error"), content.get("execution_count"),
+                return KernelReply(content.get("status", "error"), run.execution_count,
                                    "The kernel's outputs may be incomplete (its IOPub went quiet).",
                                    tail=run.take_held())
             if run.held and now - run.held_since >= OUTPUT_HOLD:
@@ -277,17 +326,16 @@ class KernelRunner:
             quiet = not pending  # nothing arrived for a while: is the kernel still there?
             if quiet:
                 self._wake_stalled_readers()
-            if self._restarted.is_set() or (quiet and not await ensure_async(self.manager.is_alive())):
-                if run.held:
-                    await run.on_messages(run.take_held())
-                return KernelReply("died", None, "The kernel died (or was restarted) while the code ran.")
+            # Not alive while a restart replaces the process is the restart: seen at the next turn.
+            if quiet and not await ensure_async(self.manager.is_alive()) and self._same_process(run):
+                return KernelReply("died", run.execution_count, DIED, tail=run.take_held())
             if now < deadline:
                 continue
             if timed_out or interrupt is None:
-                return KernelReply("timeout", None, "The kernel did not settle after an interrupt.",
+                return KernelReply("timeout", run.execution_count, "The kernel did not settle after an interrupt.",
                                    tail=run.take_held())
             timed_out = True
-            await interrupt()
+            await self._interrupt(run, interrupt)
             deadline = now + 30  # time for the kernel to settle after the interrupt
 
 
@@ -297,7 +345,9 @@ class _Execution:
 
     waiter: _Waiter
     on_messages: OnMessage
+    process: Any  # the manager's `ready` future when the request was sent: which kernel process got it
     reply: dict[str, Any] | None = None
+    execution_count: int | None = None  # from execute_input, then the reply
     replied_at: float = 0.0
     idle: bool = False
     held: list[dict[str, Any]] = field(default_factory=list)  # outputs not handed on yet
@@ -306,9 +356,12 @@ class _Execution:
     def receive(self, channel: str, msg: dict[str, Any]) -> None:
         if channel == "shell":
             self.reply, self.replied_at = msg, time.monotonic()
+            self.execution_count = msg["content"].get("execution_count", self.execution_count)
         elif msg["msg_type"] == "status":
             self.idle = self.idle or msg["content"].get("execution_state") == "idle"
-        elif msg["msg_type"] != "execute_input":
+        elif msg["msg_type"] == "execute_input":
+            self.execution_count = msg["content"].get("execution_count")
+        else:
             if not self.held:
                 self.held_since = time.monotonic()
             self.held.append(msg)

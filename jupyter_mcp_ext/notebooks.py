@@ -36,6 +36,22 @@ class _OwnedRoom:
     doc: YNotebook | None = None  # the document last used, for the save at server shutdown
 
 
+@dataclass
+class HeldNotebook:
+    """A notebook held by ``LiveNotebooks.hold``: its live document, whatever its path becomes."""
+
+    live: LiveNotebooks
+    room_id: str
+    held_as: str  # the path it had when it was held
+
+    def document(self, *, edit: bool = False) -> contextlib.AbstractAsyncContextManager[YNotebook]:
+        return self.live.document(self.held_as, edit=edit, room_id=self.room_id)
+
+    def path(self) -> str | None:
+        """Its path now: the new one if it was renamed, None if it was deleted."""
+        return self.live.path_of(self.room_id)
+
+
 class LiveNotebooks:
     def __init__(self, serverapp: Any, log: logging.Logger, *, idle_close_delay: float) -> None:
         self.serverapp = serverapp
@@ -77,14 +93,15 @@ class LiveNotebooks:
         return self.room_state(path)[1] > 0
 
     @contextlib.asynccontextmanager
-    async def document(self, path: str, *, edit: bool = False) -> AsyncIterator[YNotebook]:
+    async def document(self, path: str, *, edit: bool = False, room_id: str | None = None) -> AsyncIterator[YNotebook]:
         """The live document of ``path`` (a checked contents path), kept open while in use.
 
         Fetched anew for every operation: a document object from a room that has since
-        closed is detached, and edits to it would never reach disk.
+        closed is detached, and edits to it would never reach disk. ``room_id``: the notebook's
+        room when it is followed by its file id (see ``hold``), ``path`` then names it in messages.
         """
         ext = self._ydoc_ext
-        room_id = self._room_id(path, index=True)
+        room_id = room_id or self._room_id(path, index=True)
         assert room_id is not None
         owned = self._owned.get(room_id)
         if owned is None and (room_id in self._closing or not ext.ywebsocket_server.room_exists(room_id)):
@@ -114,6 +131,22 @@ class LiveNotebooks:
                 owned.last_used = time.monotonic()
                 owned.edited = owned.edited or edit
                 self._ensure_reaper()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, path: str) -> AsyncIterator[HeldNotebook]:
+        """The notebook at ``path`` (a checked contents path), followed by its file id while held.
+
+        For operations that write for a long time (a cell run): renamed or deleted meanwhile,
+        it is still the same room and document, kept open until the operation ends.
+        """
+        room_id = self._room_id(path, index=True)
+        assert room_id is not None
+        async with self.document(path, room_id=room_id):
+            yield HeldNotebook(self, room_id, path)
+
+    def path_of(self, room_id: str) -> str | None:
+        """The contents path of a notebook's room now (after a rename: the new one); None once deleted."""
+        return self.serverapp.web_app.settings["file_id_manager"].get_path(self._file_id(room_id))
 
     def _discard_failed_room(self, room_id: str) -> None:
         """Forget a room whose document could not be loaded, so the next call reads the file again.

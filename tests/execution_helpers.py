@@ -1,18 +1,22 @@
 """Helpers shared by the execution tests (test_execution*.py): reading a running cell the way a
 browser sees it (through the pycrdt peer of test_live_editing), the notebook's Jupyter sessions
-as JupyterLab sees them (REST), polling with deadlines, and tiny image files."""
+as JupyterLab sees them (REST), a person running code on the kernel's websocket, polling with
+deadlines, and tiny image files."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import struct
 import time
+import uuid
 import zlib
 from collections.abc import Callable
 from typing import Any
 
 import httpx2
+import websockets
 
 
 # -- what the browser (peer) sees -------------------------------------------------------------------
@@ -81,11 +85,46 @@ async def rest(server_url: str, token: str, method: str, url: str, **kwargs: Any
     async with httpx2.AsyncClient(headers={"Authorization": f"token {token}"}, timeout=30) as http:
         response = await http.request(method, server_url + url, **kwargs)
     assert response.status_code < 300, f"{method} {url}: {response.status_code} {response.text}"
-    return response.json()
+    return response.json() if response.content else None
 
 
 async def sessions_of(server_url: str, token: str, path: str) -> list[dict[str, Any]]:
     return [s for s in await rest(server_url, token, "GET", "api/sessions") if s["path"] == path]
+
+
+async def person_runs(server_url: str, token: str, kernel_id: str, code: str, timeout: float = 60) -> dict[str, Any]:
+    """Run ``code`` the way JupyterLab does, on the kernel's websocket (JSON messages of its own
+    session): the execute reply's content, plus ``outputs`` (the texts of its IOPub outputs until idle)."""
+    url = "ws" + server_url.removeprefix("http") + f"api/kernels/{kernel_id}/channels?session_id={uuid.uuid4()}"
+    msg_id = str(uuid.uuid4())
+    request = {
+        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "person", "session": "person",
+                   "version": "5.3", "date": ""},
+        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+        "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+                    "allow_stdin": False, "stop_on_error": True},
+    }
+    outputs: list[str] = []
+    reply: dict[str, Any] | None = None
+    idle = False
+    async with websockets.connect(url, additional_headers={"Authorization": f"token {token}"}, proxy=None) as ws:
+        await ws.send(json.dumps(request))
+        async with asyncio.timeout(timeout):
+            while True:
+                msg = json.loads(await ws.recv())
+                if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                kind, content = msg["msg_type"], msg["content"]
+                if kind == "stream":
+                    outputs.append(content["text"])
+                elif kind == "error":
+                    outputs.append(f"{content['ename']}: {content['evalue']}")
+                elif kind == "status":
+                    idle = content["execution_state"] == "idle"
+                elif kind == "execute_reply":
+                    reply = content
+                if reply is not None and idle:
+                    return {**reply, "outputs": outputs}
 
 
 # -- results -------------------------------------------------------------------------------------------------

@@ -17,7 +17,10 @@ import pytest
 from mcp import MCPError
 
 from conftest import call
-from execution_helpers import count_of, output_texts, peer_cell, rest, sessions_of, stream_text, structured_texts, until
+from execution_helpers import (
+    count_of, output_texts, peer_cell, rest, result_texts, sessions_of, stream_text, structured_texts, until,
+)
+from tool_helpers import wait_for_disk
 
 
 SLOW_PRINT = "import time\nfor i in range(5):\n    print(f'line {i}', flush=True)\n    time.sleep(0.3)\n"
@@ -118,6 +121,19 @@ async def test_timeout_interrupts_the_kernel_and_the_next_cell_gets_only_its_own
     assert [o["text"] for o in by_id[after["cell_id"]]["outputs"]] == ["2"]
 
 
+async def test_a_timed_out_run_says_after_how_long_and_in_which_kernel_it_was_interrupted(make_notebook, mcp_client):
+    path = make_notebook("timeout_text.ipynb")
+    async with mcp_client() as client:
+        cell = await client.call_tool("insert_execute_code_cell",
+                                      {"notebook_path": path, "source": SLEEP_30, "timeout": 1.5})
+        code = await client.call_tool("execute_code", {"notebook_path": path, "code": SLEEP_30, "timeout": 1})
+    for answer, after in [(cell, "1.5 s"), (code, "1 s")]:
+        text = result_texts(answer)[0]
+        assert answer.structured_content["status"] == "timeout"
+        assert f"timed out after {after} and was interrupted in the kernel of timeout_text.ipynb" in text, text
+    assert "the interrupt's KeyboardInterrupt" in result_texts(cell)[0]
+
+
 # -- 4. cancellation -----------------------------------------------------------------------------------------
 
 
@@ -189,6 +205,33 @@ async def test_an_output_that_arrived_just_before_a_cancellation_stays_in_the_ce
     texts = output_texts(cancelled)
     assert texts and texts[0] == "kept\n", texts
     assert any("KeyboardInterrupt" in text for text in texts), texts
+
+
+async def test_a_cancelled_run_keeps_its_execution_count_in_the_cell_and_on_disk(
+    make_notebook, mcp_client, browser, jp_root_dir  # noqa: F811
+):
+    """As a timed-out run does: the cell ran as In[n] before it was interrupted (notifications/cancelled)."""
+    path = make_notebook("cancel_count.ipynb", [("code", "x = 1")])
+    async with browser(path) as peer, mcp_client("legacy") as client:
+        first = await call(client, "execute_cell", notebook_path=path, cell_index=0)
+        task = asyncio.create_task(
+            client.call_tool("insert_execute_code_cell", {"notebook_path": path, "source": SLEEP_30})
+        )
+        await until(lambda: len(peer.cell_ids()) == 2
+                    and peer_cell(peer, peer.cell_ids()[1]).get("execution_state") == "running",
+                    "the browser sees the cell running")
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        cancelled_id = peer.cell_ids()[1]
+        live = await until(lambda: (c := peer_cell(peer, cancelled_id)) and c.get("execution_state") == "idle" and c,
+                           "the browser sees the cancelled cell idle")
+        disk = await wait_for_disk(jp_root_dir, path, lambda nb: len(nb["cells"]) == 2 and nb["cells"][1]["outputs"])
+
+    assert any("KeyboardInterrupt" in text for text in output_texts(live)), live
+    assert count_of(live) == first["execution_count"] + 1
+    assert disk["cells"][1]["execution_count"] == first["execution_count"] + 1
 
 
 # -- 5. input() ------------------------------------------------------------------------------------------
