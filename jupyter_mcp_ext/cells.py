@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from jupyter_ydoc import YNotebook
-from pycrdt import Map, Text
+from pycrdt import Array, Map, Text
 
+from . import recent_edits
 from .errors import ToolError
 from .notebooks import AGENT_ORIGIN
 from .outputs import summarize_output
@@ -22,34 +24,80 @@ CELL_TYPES = ("code", "markdown", "raw")
 
 
 def _int_or_none(value: Any) -> int | None:
-    return None if value is None else int(value)  # Y numbers are floats
+    """An execution count: Y numbers are floats; anything but a whole number (null, "NaN") is None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not value.is_integer():  # also NaN and infinities
+        return None
+    return int(value)
 
 
-def cell_ids(nb: YNotebook, cell_type: str | None = None) -> list[str]:
+# Where each cell of a live document was last seen, by id. Reading ``ycells[i]`` walks the
+# array from its start (O(i)), so a scan per lookup made bulk operations on big notebooks
+# quadratic or worse. Built from one JSON export of the cells, kept while it matches: every
+# lookup checks the id at the position found, and a stale map is rebuilt once.
+_positions: WeakKeyDictionary[YNotebook, dict[str, int]] = WeakKeyDictionary()
+
+
+def _build_positions(nb: YNotebook) -> dict[str, int]:
+    positions: dict[str, int] = {}
+    for index, cell in enumerate(read_cells(nb)):
+        positions.setdefault(str(cell.get("id")), index)  # a duplicated id: the first cell, as a scan finds
+    _positions[nb] = positions
+    return positions
+
+
+def forget_positions(nb: YNotebook) -> None:
+    """Drop the id map after this module inserted or deleted cells (the next lookup rebuilds it)."""
+    _positions.pop(nb, None)
+
+
+def find_cell(nb: YNotebook, cell_id: str, hint: int | None = None) -> tuple[int, Map] | None:
+    """(index, live cell) of the cell ``cell_id`` now, or None; ``hint`` (where it was last seen) is checked first."""
+    ycells = nb.ycells
     with nb.ydoc.transaction():
-        return [str(cell.get("id")) for cell in nb.ycells if cell_type is None or cell.get("cell_type") == cell_type]
+        count = len(ycells)
+        if hint is not None and 0 <= hint < count:
+            ycell = ycells[hint]
+            if ycell.get("id") == cell_id:
+                return hint, ycell
+        positions = _positions.get(nb)
+        fresh = positions is None
+        if positions is None:
+            positions = _build_positions(nb)
+        while True:
+            index = positions.get(cell_id)
+            if index is not None and index < count:
+                ycell = ycells[index]
+                if ycell.get("id") == cell_id:
+                    return index, ycell
+            if fresh:
+                return None
+            positions, fresh = _build_positions(nb), True
 
 
 def find_index(nb: YNotebook, cell_id: str, hint: int | None = None) -> int | None:
     """Index of the cell ``cell_id`` now, or None; ``hint`` (where it was last seen) is checked first."""
-    ycells = nb.ycells
-    with nb.ydoc.transaction():  # one transaction for the whole scan, not one per cell read
-        if hint is not None and 0 <= hint < len(ycells) and ycells[hint].get("id") == cell_id:
-            return hint
-        for index, cell in enumerate(ycells):
-            if cell.get("id") == cell_id:
-                return index
-    return None
+    found = find_cell(nb, cell_id, hint)
+    return None if found is None else found[0]
 
 
-def index_of(nb: YNotebook, cell_id: str, hint: int | None = None) -> int:
-    index = find_index(nb, cell_id, hint)
-    if index is not None:
-        return index
-    raise ToolError(
+def _missing(nb: YNotebook, cell_id: str) -> ToolError:
+    return ToolError(
         f"No cell has id {cell_id!r} (the notebook has {len(nb.ycells)} cells; it may have been deleted). "
         "Use read_notebook to see the current cell ids."
     )
+
+
+def cell_of(nb: YNotebook, cell_id: str, hint: int | None = None) -> tuple[int, Map]:
+    found = find_cell(nb, cell_id, hint)
+    if found is None:
+        raise _missing(nb, cell_id)
+    return found
+
+
+def index_of(nb: YNotebook, cell_id: str, hint: int | None = None) -> int:
+    return cell_of(nb, cell_id, hint)[0]
 
 
 def _range_text(count: int) -> str:
@@ -80,6 +128,17 @@ def insert_index(nb: YNotebook, index: int) -> int:
     return index
 
 
+def check_text(text: str, what: str) -> None:
+    """Refuse text that cannot be stored (a lone surrogate, half of a UTF-16 pair) before anything changes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ToolError(
+            f"{what} is not valid Unicode text: character {error.start} is a lone surrogate "
+            f"(U+{ord(text[error.start]):04X}, half of a UTF-16 pair). Send whole characters; nothing was changed."
+        ) from None
+
+
 def insert_cell(
     nb: YNotebook, index: int, cell_type: str, source: str, *, running: bool = False, cell_id: str | None = None
 ) -> tuple[int, str]:
@@ -89,6 +148,7 @@ def insert_cell(
     """
     if cell_type not in CELL_TYPES:
         raise ToolError(f"cell_type {cell_type!r} is not valid: use one of {', '.join(CELL_TYPES)}.")
+    check_text(source, "source")
     index = insert_index(nb, index)
     cell: dict[str, Any] = {"cell_type": cell_type, "source": source, "metadata": {}}
     if cell_id is not None:
@@ -98,24 +158,39 @@ def insert_cell(
     ycell = nb.create_ycell(cell)
     with nb.ydoc.transaction(origin=AGENT_ORIGIN):
         nb.ycells.insert(index, ycell)
+        forget_positions(nb)
         if running:
             ycell["execution_state"] = "running"
         return index, str(ycell["id"])
 
 
+def _byte_edits(old: str, edits: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Character-offset edits on ``old`` as UTF-8 byte offsets (what a Y text counts), same order.
+
+    Every replacement is checked first, so an edit is applied whole or not at all.
+    """
+    for _, _, replacement in edits:
+        check_text(replacement, "The new text")
+    if old.isascii():
+        return edits
+    byte_offsets: dict[int, int] = {}
+    position = byte = 0
+    for offset in sorted({offset for start, end, _ in edits for offset in (start, end)}):
+        byte += len(old[position:offset].encode())
+        byte_offsets[offset] = byte
+        position = offset
+    return [(byte_offsets[start], byte_offsets[end], replacement) for start, end, replacement in edits]
+
+
 def _apply_edits(ytext: Text, old: str, edits: list[tuple[int, int, str]]) -> tuple[int, int]:
-    """Apply character-offset edits on ``old`` (last edit first) to ``ytext``, which counts UTF-8 bytes."""
-    ascii_only = old.isascii()
-    removed = inserted = 0
-    for start, end, replacement in edits:
-        byte_start = start if ascii_only else len(old[:start].encode())
-        if end > start:
-            byte_end = end if ascii_only else byte_start + len(old[start:end].encode())
+    """Apply character-offset edits on ``old`` (last edit first) to ``ytext``; returns (chars removed, inserted)."""
+    removed = sum(end - start for start, end, _ in edits)
+    inserted = sum(len(replacement) for _, _, replacement in edits)
+    for byte_start, byte_end, replacement in _byte_edits(old, edits):
+        if byte_end > byte_start:
             del ytext[byte_start:byte_end]
-            removed += end - start
         if replacement:
             ytext.insert(byte_start, replacement)
-            inserted += len(replacement)
     return removed, inserted
 
 
@@ -125,23 +200,25 @@ def apply_source(ytext: Text, new_source: str) -> tuple[int, int]:
     return _apply_edits(ytext, old, text_edits(old, new_source))
 
 
-def set_source(nb: YNotebook, cell_id: str, new_source: str) -> tuple[int, int, int]:
+def set_source(nb: YNotebook, cell_id: str, new_source: str, hint: int | None = None) -> tuple[int, int, int]:
     """Replace the source of the cell ``cell_id``; returns (index, chars removed, chars inserted)."""
+    check_text(new_source, "source")
     with nb.ydoc.transaction(origin=AGENT_ORIGIN):
-        index = index_of(nb, cell_id)
-        removed, inserted = apply_source(nb.ycells[index]["source"], new_source)
+        index, ycell = cell_of(nb, cell_id, hint)
+        removed, inserted = apply_source(ycell["source"], new_source)
     return index, removed, inserted
 
 
 def replace_in_source(
-    nb: YNotebook, cell_id: str, old_text: str, new_text: str, replace_all: bool
+    nb: YNotebook, cell_id: str, old_text: str, new_text: str, replace_all: bool, hint: int | None = None
 ) -> tuple[int, int, int, int]:
     """Replace ``old_text`` by ``new_text`` in one cell; returns (index, replacements, chars removed, inserted)."""
     if not old_text:
         raise ToolError("old_text is empty: give the exact text to replace (copy it from read_cell).")
+    check_text(new_text, "new_text")
     with nb.ydoc.transaction(origin=AGENT_ORIGIN):
-        index = index_of(nb, cell_id)
-        ytext = nb.ycells[index]["source"]
+        index, ycell = cell_of(nb, cell_id, hint)
+        ytext = ycell["source"]
         source = str(ytext)
         count = source.count(old_text)
         if count == 0:
@@ -166,21 +243,38 @@ def replace_in_source(
     return index, len(starts), removed, inserted
 
 
-def delete_cells(nb: YNotebook, ids: list[str]) -> list[dict[str, Any]]:
-    """Delete the cells with these ids; returns what each was (index before deletion, id, type)."""
+def resolve_cells(nb: YNotebook, ids: list[str]) -> list[dict[str, Any]]:
+    """What each cell named is (index now, id, type), all checked before anything changes."""
+    with nb.ydoc.transaction():
+        plain = read_cells(nb)
+        positions = _build_positions(nb)
+        resolved = []
+        for cell_id in ids:
+            index = positions.get(cell_id)
+            if index is None:
+                raise _missing(nb, cell_id)
+            resolved.append({"index": index, "cell_id": cell_id, "cell_type": str(plain[index].get("cell_type"))})
+    return resolved
+
+
+def delete_cells(nb: YNotebook, cells: list[dict[str, Any]]) -> None:
+    """Delete cells resolved by ``resolve_cells`` (found again by id: one may have moved since).
+
+    A cell deleted meanwhile by someone else is already gone: nothing to do for it.
+    """
     with nb.ydoc.transaction(origin=AGENT_ORIGIN):
-        found = [(index_of(nb, cell_id), cell_id) for cell_id in ids]
-        deleted = [
-            {"index": index, "cell_id": cell_id, "cell_type": str(nb.ycells[index].get("cell_type"))}
-            for index, cell_id in found
-        ]
-        for index, _ in sorted(found, reverse=True):
+        found = [find_index(nb, cell["cell_id"], cell["index"]) for cell in cells]
+        for index in sorted((index for index in found if index is not None), reverse=True):
             del nb.ycells[index]
-    return deleted
+        forget_positions(nb)
 
 
 def move_cell(nb: YNotebook, cell_id: str, to_index: int) -> tuple[int, int]:
-    """Move a cell (keeping its id, source, outputs); returns (from, to)."""
+    """Move a cell (keeping its id, source, outputs); returns (from, to).
+
+    Refused while another client is changing the cell: a move deletes it and inserts a copy, so
+    their edits still on the way would land in the deleted cell and be lost.
+    """
     with nb.ydoc.transaction(origin=AGENT_ORIGIN):
         count = len(nb.ycells)
         if not -count <= to_index < count:
@@ -188,41 +282,79 @@ def move_cell(nb: YNotebook, cell_id: str, to_index: int) -> tuple[int, int]:
         to_index %= count
         from_index = index_of(nb, cell_id)
         if from_index != to_index:
+            recent_edits.check_quiet(nb, cell_id, from_index)
             cell = nb.ycells.pop(from_index)
             nb.ycells.insert(to_index, nb.create_ycell(cell))
+            forget_positions(nb)
     return from_index, to_index
 
 
-def clear_outputs(nb: YNotebook, cell_id: str) -> tuple[int, int]:
+def clearable(cell: dict[str, Any]) -> bool:
+    """Whether a plain cell has anything ``clear_outputs`` would remove."""
+    return cell.get("cell_type") == "code" and bool(cell.get("outputs") or cell.get("execution_count") is not None)
+
+
+def clear_outputs(nb: YNotebook, cell_id: str, hint: int | None = None) -> tuple[int, int]:
     """Remove a code cell's outputs and execution count; returns (index, outputs removed)."""
     with nb.ydoc.transaction(origin=AGENT_ORIGIN):
-        index = index_of(nb, cell_id)
-        cell = nb.ycells[index]
-        if cell.get("cell_type") != "code":
-            return index, 0
-        outputs = cell["outputs"]
-        removed = len(outputs)
-        if removed:
-            outputs.clear()
-        if cell.get("execution_count") is not None:
-            cell["execution_count"] = None
-    return index, removed
+        index, cell = cell_of(nb, cell_id, hint)
+        return index, _clear(cell)
+
+
+def clear_outputs_of(nb: YNotebook, cells: list[tuple[int, str]]) -> list[tuple[int, str, int]]:
+    """Clear the cells ``(index last seen, id)`` in one transaction; returns (index, id, outputs removed).
+
+    A cell deleted meanwhile by someone else is left out.
+    """
+    cleared = []
+    with nb.ydoc.transaction(origin=AGENT_ORIGIN):
+        for hint, cell_id in cells:
+            found = find_cell(nb, cell_id, hint)
+            if found is not None:
+                cleared.append((found[0], cell_id, _clear(found[1])))
+    return cleared
+
+
+def _clear(cell: Map) -> int:
+    if cell.get("cell_type") != "code":
+        return 0
+    outputs = cell.get("outputs")
+    removed = len(outputs) if isinstance(outputs, Array) else 0
+    if removed:
+        outputs.clear()
+    if cell.get("execution_count") is not None:
+        cell["execution_count"] = None
+    return removed
+
+
+def _text(value: Any) -> str:
+    """A source as text: nbformat allows a list of lines; a malformed file may hold anything."""
+    if isinstance(value, list):
+        return "".join(str(line) for line in value)
+    return "" if value is None else str(value)
+
+
+def _output_view(output: Any, max_chars: int) -> dict[str, Any]:
+    if isinstance(output, dict):
+        return summarize_output(output, max_chars)
+    return {"output_type": "invalid", "text": "", "omitted": [f"an output that is not an object: {str(output)[:100]}"]}
 
 
 def cell_view(index: int, cell: dict[str, Any], *, max_output_chars: int, outputs: bool = True) -> dict[str, Any]:
-    """A cell as read tools return it (from the cell's plain ``to_py()`` form)."""
+    """A cell as read tools return it (from the cell's plain form), whatever a malformed file put in it."""
     view: dict[str, Any] = {
         "index": index,
         "cell_id": str(cell.get("id", "")),
-        "cell_type": cell.get("cell_type", "code"),
-        "source": cell.get("source", ""),
+        "cell_type": str(cell.get("cell_type", "code")),
+        "source": _text(cell.get("source")),
     }
     if view["cell_type"] == "code":
         view["execution_count"] = _int_or_none(cell.get("execution_count"))
-        cell_outputs = cell.get("outputs") or []
+        cell_outputs = cell.get("outputs")
+        cell_outputs = cell_outputs if isinstance(cell_outputs, list) else []
         view["output_count"] = len(cell_outputs)
         if outputs:
-            view["outputs"] = [summarize_output(out, max_output_chars) for out in cell_outputs]
+            view["outputs"] = [_output_view(out, max_output_chars) for out in cell_outputs]
     return view
 
 

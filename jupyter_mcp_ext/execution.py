@@ -15,7 +15,7 @@ from typing import Any
 from jupyter_ydoc import YNotebook
 from pycrdt import Array, Map, Text
 
-from .cells import find_index, insert_cell
+from .cells import find_cell, insert_cell
 from .notebooks import AGENT_ORIGIN
 
 OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")
@@ -95,11 +95,13 @@ class CellOutputs:
     begun: bool = False
 
     def _find(self, nb: YNotebook) -> Map | None:
-        self.index_hint = find_index(nb, self.cell_id, self.index_hint)
-        if self.index_hint is None:
+        found = find_cell(nb, self.cell_id, self.index_hint)
+        if found is None:
+            self.index_hint = None
             self.cell_lost = True
             return None
-        return nb.ycells[self.index_hint]
+        self.index_hint, ycell = found
+        return ycell
 
     def _begin(self, nb: YNotebook, *, finished: bool) -> Map | None:
         """The live cell of this run: inserted, or cleared of its outputs; running ([*]) unless finished."""

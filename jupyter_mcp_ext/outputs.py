@@ -38,7 +38,7 @@ def _size_label(data: Any) -> str:
 
 def summarize_output(output: dict[str, Any], max_chars: int) -> dict[str, Any]:
     """One nbformat output as ``{output_type, text, omitted}`` (``omitted`` names what is not shown)."""
-    kind = output.get("output_type", "unknown")
+    kind = str(output.get("output_type", "unknown"))
     omitted: list[str] = []
     if kind == "stream":
         text = _joined(output.get("text", ""))
@@ -48,7 +48,8 @@ def summarize_output(output: dict[str, Any], max_chars: int) -> dict[str, Any]:
         if traceback:
             text += "\n" + strip_ansi(traceback)
     elif kind in ("execute_result", "display_data", "update_display_data"):
-        data = output.get("data", {}) or {}
+        data = output.get("data")
+        data = data if isinstance(data, dict) else {}
         text_mime = next((mime for mime in _TEXT_MIMES if mime in data), None)
         text = _joined(data[text_mime]) if text_mime else ""
         omitted = [f"{mime} ({_size_label(value)})" for mime, value in data.items() if mime != text_mime]

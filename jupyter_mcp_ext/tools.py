@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Annotated, Any, Literal, TypeVar
+
+from jupyter_ydoc import YNotebook
 
 from jupyter_core.utils import ensure_async
 from pydantic import Field, WithJsonSchema
 
-from . import cells
+from . import cells, recent_edits
 from .context import AGENT
 from .errors import ToolError
 from .toolkit import (
@@ -28,6 +33,33 @@ from .toolkit import (
 
 # -- shared shapes -------------------------------------------------------------------------
 
+T = TypeVar("T")
+
+# Work on many cells is cut into transactions of about this long, the event loop free in between:
+# the whole server (other requests, kernels, JupyterLab) waits while one runs.
+SLICE_SECONDS = 0.02
+
+
+async def _in_slices(items: Sequence[T], apply: Callable[[Sequence[T]], None]) -> None:
+    """``apply`` to consecutive slices of ``items``, sized to take about SLICE_SECONDS each."""
+    start, size = 0, 16
+    while start < len(items):
+        began = time.perf_counter()
+        apply(items[start : start + size])
+        start += size
+        elapsed = time.perf_counter() - began
+        size = max(1, min(size * 2, int(size * SLICE_SECONDS / elapsed))) if elapsed > 0 else size * 2
+        if start < len(items):
+            await asyncio.sleep(0)
+
+
+@contextlib.asynccontextmanager
+async def _document(call: Call, path: str, *, edit: bool = False) -> AsyncIterator[YNotebook]:
+    """The live document of ``path``, with other clients' changes of its cells noted (see recent_edits)."""
+    async with call.services.notebooks.document(path, edit=edit) as nb:
+        recent_edits.watch(nb)
+        yield nb
+
 
 class OutputView(Result):
     output_type: str
@@ -38,7 +70,7 @@ class OutputView(Result):
 class CellView(Result):
     index: int
     cell_id: str
-    cell_type: Literal["code", "markdown", "raw"]
+    cell_type: str = Field(description="code, markdown or raw (a malformed file may hold another type: shown as is).")
     source: str
     execution_count: int | None = None
     output_count: int | None = Field(None, description="Number of outputs (code cells).")
@@ -252,12 +284,13 @@ async def get_notebook_info(call: Call, p: NotebookParams) -> ToolOutput:
     in how many browser connections), size on disk and last modification, JupyterLab URL."""
     path = await call.notebook(p.notebook_path)
     live, connections = call.services.notebooks.room_state(path)
-    async with call.services.notebooks.document(path) as nb:
+    async with _document(call, path) as nb:
         by_type = {kind: 0 for kind in cells.CELL_TYPES}
-        for ycell in nb.ycells:
-            kind = str(ycell.get("cell_type"))
+        plain = cells.read_cells(nb)
+        for cell in plain:
+            kind = str(cell.get("cell_type"))
             by_type[kind] = by_type.get(kind, 0) + 1
-        count = len(nb.ycells)
+        count = len(plain)
         kernelspec = cells.metadata_kernelspec(nb)
     model = await ensure_async(call.services.contents.get(path, content=False))
     modified = model.get("last_modified")
@@ -309,9 +342,12 @@ async def read_all_cells(call: Call, p: NotebookParams) -> ToolOutput:
     notebooks prefer read_notebook, which pages."""
     path = await call.notebook(p.notebook_path)
     limit = call.services.max_output_chars
-    async with call.services.notebooks.document(path) as nb:
+    async with _document(call, path) as nb:
         raw = cells.read_cells(nb)
-    views = [cells.cell_view(i, cell, max_output_chars=limit) for i, cell in enumerate(raw)]
+    views: list[dict[str, Any]] = []
+    await _in_slices(range(len(raw)), lambda indexes: views.extend(
+        cells.cell_view(i, raw[i], max_output_chars=limit) for i in indexes
+    ))
     result = {"notebook_path": path, "cell_count": len(views), "cells": views}  # plain: 1,000 cells stay fast
     return result, _render_cells(path, views, len(views))
 
@@ -337,7 +373,7 @@ async def read_notebook(call: Call, p: ReadNotebookParams) -> ToolOutput:
     outputs (capped). Returns next_offset for the following page."""
     path = await call.notebook(p.notebook_path)
     limit = call.services.max_output_chars
-    async with call.services.notebooks.document(path) as nb:
+    async with _document(call, path) as nb:
         total = len(nb.ycells)
         raw = cells.read_cells(nb, p.offset, p.offset + p.limit)
     detailed = p.detail == "detailed"
@@ -370,9 +406,9 @@ async def read_cell(call: Call, p: ReadCellParams) -> ToolOutput:
     """Read one cell by cell_index or cell_id: its id, type, full source, execution count and outputs
     (text capped; rich data summarised)."""
     path = await call.notebook(p.notebook_path)
-    async with call.services.notebooks.document(path) as nb:
+    async with _document(call, path) as nb:
         index, _ = cells.locate(nb, p.cell_index, p.cell_id)
-        raw = nb.ycells[index].to_py()
+        (raw,) = cells.read_cells(nb, index, index + 1)
         total = len(nb.ycells)
     view = cells.cell_view(index, raw, max_output_chars=call.services.max_output_chars, outputs=p.include_outputs)
     return {"notebook_path": path, "cell": view}, _render_cells(path, [view], total)
@@ -387,7 +423,7 @@ class AppendParams(NotebookParams):
 
 async def _insert(call: Call, notebook_path: str | None, index: int, cell_type: str, source: str) -> ToolOutput:
     path = await call.notebook(notebook_path)
-    async with call.services.notebooks.document(path, edit=True) as nb:
+    async with _document(call, path, edit=True) as nb:
         index, cell_id = cells.insert_cell(nb, index, cell_type, source)
         count = len(nb.ycells)
     call.show_cell(path, cell_id, index, "edit")
@@ -436,9 +472,9 @@ async def overwrite_cell_source(call: Call, p: OverwriteParams) -> ToolOutput:
     """Replace the whole source of a cell (by cell_index or cell_id). Applied as a minimal text diff, so
     a person editing the same notebook keeps their text and cursor; outputs are left as they are."""
     path = await call.notebook(p.notebook_path)
-    async with call.services.notebooks.document(path, edit=True) as nb:
-        _, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
-        index, removed, inserted = cells.set_source(nb, cell_id, p.source)
+    async with _document(call, path, edit=True) as nb:
+        seen, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
+        index, removed, inserted = cells.set_source(nb, cell_id, p.source, hint=seen)
         count = len(nb.ycells)
     call.show_cell(path, cell_id, index, "edit")
     result = SourceChange(
@@ -465,10 +501,10 @@ async def edit_cell_source(call: Call, p: EditSourceParams) -> ToolOutput:
     if old_text does not occur, or occurs more than once without replace_all. Only the matched text
     changes; the rest of the cell is untouched."""
     path = await call.notebook(p.notebook_path)
-    async with call.services.notebooks.document(path, edit=True) as nb:
-        _, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
+    async with _document(call, path, edit=True) as nb:
+        seen, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
         index, replacements, removed, inserted = cells.replace_in_source(
-            nb, cell_id, p.old_text, p.new_text, p.replace_all
+            nb, cell_id, p.old_text, p.new_text, p.replace_all, hint=seen
         )
         count = len(nb.ycells)
     call.show_cell(path, cell_id, index, "edit")
@@ -503,7 +539,7 @@ async def delete_cell(call: Call, p: DeleteCellParams) -> ToolOutput:
     if (p.cell_index is None) == (p.cell_id is None):
         raise ToolError("Give exactly one of cell_index (an index or a list of indexes) or cell_id (an id or a list).")
     path = await call.notebook(p.notebook_path)
-    async with call.services.notebooks.document(path, edit=True) as nb:
+    async with _document(call, path, edit=True) as nb:
         if p.cell_id is not None:
             ids = [p.cell_id] if isinstance(p.cell_id, str) else list(p.cell_id)
         else:
@@ -513,7 +549,10 @@ async def delete_cell(call: Call, p: DeleteCellParams) -> ToolOutput:
             raise ToolError("No cells given: cell_index or cell_id is an empty list.")
         if len(set(ids)) != len(ids):
             raise ToolError("The same cell is named more than once; name each cell once.")
-        deleted = cells.delete_cells(nb, ids)
+        deleted = cells.resolve_cells(nb, ids)
+        # Highest index first: deleting a cell does not move the ones still to delete.
+        await _in_slices(sorted(deleted, key=lambda cell: cell["index"], reverse=True),
+                         lambda part: cells.delete_cells(nb, list(part)))
         count = len(nb.ycells)
     result = DeleteCellResult(notebook_path=path, deleted=[DeletedCell(**d) for d in deleted], cell_count=count)
     listed = ", ".join(f"{d['index']} (id {d['cell_id']})" for d in deleted)
@@ -532,7 +571,7 @@ class MoveCellResult(CellRef):
 async def move_cell(call: Call, p: MoveCellParams) -> ToolOutput:
     """Move a cell (by cell_index or cell_id) so that it ends at to_index. Its id, source and outputs are kept."""
     path = await call.notebook(p.notebook_path)
-    async with call.services.notebooks.document(path, edit=True) as nb:
+    async with _document(call, path, edit=True) as nb:
         _, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
         from_index, to_index = cells.move_cell(nb, cell_id, p.to_index)
         count = len(nb.ycells)
@@ -562,17 +601,28 @@ async def clear_cell_output(call: Call, p: ClearOutputParams) -> ToolOutput:
     """Clear the outputs and execution count of a code cell (by cell_index or cell_id), or of every
     code cell with all_cells=true. Sources are not touched."""
     path = await call.notebook(p.notebook_path)
-    async with call.services.notebooks.document(path, edit=True) as nb:
+    async with _document(call, path, edit=True) as nb:
         if p.all_cells:
             if p.cell_index is not None or p.cell_id is not None:
                 raise ToolError("all_cells=true clears every cell: do not give cell_index or cell_id with it.")
-            targets = cells.cell_ids(nb, cell_type="code")
+            plain = cells.read_cells(nb)
+            # Only cells with something to clear are touched: each live cell read costs O(its index).
+            by_id = {
+                str(cell.get("id")): (index, 0) for index, cell in enumerate(plain) if cell.get("cell_type") == "code"
+            }
+            targets = [(index, str(cell.get("id"))) for index, cell in enumerate(plain) if cells.clearable(cell)]
+
+            def clear(part: Sequence[tuple[int, str]]) -> None:
+                for index, cell_id, removed in cells.clear_outputs_of(nb, list(part)):
+                    by_id[cell_id] = (index, removed)
+
+            await _in_slices(targets, clear)
+            cleared = [ClearedCell(index=index, cell_id=cell_id, outputs_removed=removed)
+                       for cell_id, (index, removed) in by_id.items()]
         else:
-            targets = [cells.locate(nb, p.cell_index, p.cell_id)[1]]
-        cleared = []
-        for cell_id in targets:
-            index, removed = cells.clear_outputs(nb, cell_id)
-            cleared.append(ClearedCell(index=index, cell_id=cell_id, outputs_removed=removed))
+            seen, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
+            index, removed = cells.clear_outputs(nb, cell_id, hint=seen)
+            cleared = [ClearedCell(index=index, cell_id=cell_id, outputs_removed=removed)]
     total = sum(c.outputs_removed for c in cleared)
     return ClearOutputResult(notebook_path=path, cleared=cleared), (
         f"Cleared {total} output(s) in {len(cleared)} cell(s) of {path}."
