@@ -7,7 +7,9 @@ client never sees a JSON-RPC internal error for a tool call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import mcp_types as types
@@ -72,7 +74,41 @@ def _validation_message(tool: Tool, error: ValidationError) -> str:
     return f"Invalid arguments for {tool.name}: " + "; ".join(problems) + f". Accepted arguments: {accepted}."
 
 
-def build_mcp_server(tools: list[Tool], services: Services) -> Server:
+class InFlightCalls:
+    """The tool calls running now, so that a server shutdown can end them.
+
+    A call left running when the server stops its event loop keeps the process alive: the
+    worker thread the contents manager started for it waits for the call's task to finish,
+    and Python waits for that thread at exit.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task] = set()
+        self.closed = False
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            yield
+        finally:
+            self._tasks.discard(task)
+
+    async def cancel_all(self, timeout: float) -> None:
+        """Refuse new calls, cancel the running ones and wait (up to ``timeout``) for them to end."""
+        self.closed = True
+        tasks = [task for task in self._tasks if not task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            done, pending = await asyncio.wait(tasks, timeout=timeout)
+            if pending:
+                log.warning("MCP: %d tool call(s) did not end within %s s of the shutdown", len(pending), timeout)
+
+
+def build_mcp_server(tools: list[Tool], services: Services, calls: InFlightCalls) -> Server:
     by_name = {tool.name: tool for tool in tools}
     definitions = [tool.definition() for tool in tools]
 
@@ -102,9 +138,12 @@ def build_mcp_server(tools: list[Tool], services: Services) -> Server:
             handler=handler,
             report_progress=report_progress,
         )
+        if calls.closed:
+            return _error("The Jupyter server is shutting down; try again once it is back.")
         try:
-            await call.authorize(*tool.permission)
-            structured, text = await tool.run(call, arguments)
+            with calls.track():
+                await call.authorize(*tool.permission)
+                structured, text = await tool.run(call, arguments)
         except ToolError as error:
             return _error(str(error))
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
