@@ -24,7 +24,7 @@ from .kernel_tools import ExecutionSettings
 from .kernels import NotebookKernels
 from .notebooks import LiveNotebooks
 from .outputs import OutputLimits
-from .server import build_mcp_server
+from .server import InFlightCalls, build_mcp_server
 from .toolkit import TOOLS, Services
 from .transport import SessionManagerHost
 from .ui_events import UIEvents
@@ -207,7 +207,8 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         unknown = set(self.disabled_tools) - {tool.name for tool in TOOLS}
         if unknown:
             self.log.warning("MCP: disabled_tools names unknown tools: %s", ", ".join(sorted(unknown)))
-        server = build_mcp_server(offered, services)
+        self.tool_calls = InFlightCalls()
+        server = build_mcp_server(offered, services, self.tool_calls)
         embedding.configure(
             self.serverapp.web_app.settings,
             origins=self.allowed_frame_origins,
@@ -247,9 +248,13 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.live_notebooks.start()
         self.log.info("MCP endpoint: %s (send the Jupyter token as 'Authorization: Bearer <token>')", self.mcp_url)
 
+    async def _cancel_tool_calls(self) -> None:
+        await self.tool_calls.cancel_all(timeout=5)
+
     async def stop_extension(self) -> None:
         # Never raise here: an exception would keep the server from stopping.
-        for stop in (self.live_notebooks.stop, self.session_host.stop, self.notebook_kernels.stop):
+        stops = (self._cancel_tool_calls, self.live_notebooks.stop, self.session_host.stop, self.notebook_kernels.stop)
+        for stop in stops:
             try:
                 await stop()
             except Exception:

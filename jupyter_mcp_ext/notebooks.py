@@ -16,10 +16,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from jupyter_server_ydoc.utils import encode_file_path, room_id_from_encoded_path
+from jupyter_core.utils import ensure_async
+
+from jupyter_server_ydoc.utils import OutOfBandChanges, encode_file_path, room_id_from_encoded_path
 from jupyter_ydoc import YNotebook
 
 from .errors import ToolError
+from .saves import SaveWatch
 
 # Transactions made for agents carry this origin, so observers can tell agent edits apart.
 AGENT_ORIGIN = "jupyter-mcp-ext"
@@ -52,6 +55,21 @@ class HeldNotebook:
         return self.live.path_of(self.room_id)
 
 
+@dataclass
+class _SaveRetry:
+    """When to try again to save a notebook whose save failed (doubling delays, capped)."""
+
+    attempts: int = 0
+    due: float = 0.0
+
+    FIRST_DELAY = 1.0
+    MAX_DELAY = 30.0
+
+    def failed(self, now: float) -> None:
+        self.due = now + min(self.MAX_DELAY, self.FIRST_DELAY * 2**self.attempts)
+        self.attempts += 1
+
+
 class LiveNotebooks:
     def __init__(self, serverapp: Any, log: logging.Logger, *, idle_close_delay: float) -> None:
         self.serverapp = serverapp
@@ -59,7 +77,9 @@ class LiveNotebooks:
         self.idle_close_delay = idle_close_delay
         self._owned: dict[str, _OwnedRoom] = {}  # by room id
         self._closing: set[str] = set()  # room ids being saved and deleted here
+        self._retries: dict[str, _SaveRetry] = {}  # by room id: rooms whose changes are not on disk
         self._reaper: asyncio.Task | None = None
+        self.saves = SaveWatch(serverapp.contents_manager, log)
 
     @property
     def _ydoc_ext(self) -> Any:
@@ -122,7 +142,10 @@ class LiveNotebooks:
                 ) from error
             if not isinstance(doc, YNotebook):
                 raise ToolError(f"{path!r} is not open as a notebook document.")
+            self.saves.watch(ext.file_loaders[self._file_id(room_id)])
             if owned is not None:
+                if owned.doc is None:
+                    await self._drop_placeholder_cell(path, doc)
                 owned.doc = doc
             yield doc
         finally:
@@ -148,6 +171,28 @@ class LiveNotebooks:
         """The contents path of a notebook's room now (after a rename: the new one); None once deleted."""
         return self.serverapp.web_app.settings["file_id_manager"].get_path(self._file_id(room_id))
 
+    async def _drop_placeholder_cell(self, path: str, doc: YNotebook) -> None:
+        """Take out the empty cell jupyter_ydoc puts into a room loaded from a notebook without cells.
+
+        It is there for a person to type into; in a room opened for an agent nobody sees it,
+        and the agent's first cell should be the notebook's first cell. (A room a browser
+        opened keeps it: the person may be typing into it.)
+        """
+        if len(doc.ycells) != 1 or doc.get_cell(0) != _placeholder_like(doc.get_cell(0)):
+            return
+        model = await ensure_async(self.serverapp.contents_manager.get(path, content=True, type="notebook"))
+        if model["content"].get("cells"):
+            return
+        with doc.ydoc.transaction(origin=AGENT_ORIGIN):
+            del doc.ycells[0]
+
+    def save_problem(self, path: str) -> str | None:
+        """Why the changes to ``path`` are not on disk, while its saves fail; else None."""
+        if not self.saves.failing():
+            return None
+        room_id = self._room_id(path, index=False)
+        return self.saves.failure(self._file_id(room_id)) if room_id else None
+
     def _discard_failed_room(self, room_id: str) -> None:
         """Forget a room whose document could not be loaded, so the next call reads the file again.
 
@@ -170,15 +215,38 @@ class LiveNotebooks:
 
     async def _reap_idle_rooms(self) -> None:
         interval = min(5.0, max(0.05, self.idle_close_delay / 4))
-        while self._owned:
+        while self._owned or self.saves.failing():
             await asyncio.sleep(interval)
             now = time.monotonic()
             for room_id, owned in list(self._owned.items()):
-                if not owned.in_use and now - owned.last_used >= self.idle_close_delay:
-                    try:
-                        await self._close_room(room_id, owned)
-                    except Exception:
-                        self.log.exception("MCP: failed to close idle room %s", room_id)
+                retry = self._retries.get(room_id)
+                if owned.in_use or now - owned.last_used < self.idle_close_delay or (retry and now < retry.due):
+                    continue
+                try:
+                    await self._close_room(room_id, owned)
+                except Exception:
+                    self.log.exception("MCP: failed to close idle room %s", room_id)
+            await self._retry_failed_saves(now)
+
+    async def _retry_failed_saves(self, now: float) -> None:
+        """Save again the rooms (a browser's too) whose changes are not on disk, when due."""
+        ext = self._ydoc_ext
+        for file_id in self.saves.failing():
+            room_id = room_id_from_encoded_path(encode_file_path("json", "notebook", file_id))
+            if room_id in self._owned or room_id in self._closing:
+                continue  # saved when the room closes
+            retry = self._retries.setdefault(room_id, _SaveRetry())
+            if now < retry.due:
+                continue
+            doc = await ext.get_document(room_id=room_id, copy=False, create=False)
+            if doc is None or file_id not in ext.file_loaders:  # the room is gone
+                self.saves.forget(file_id)
+                self._retries.pop(room_id, None)
+                continue
+            if await self._save(room_id, doc, ext.file_loaders[file_id].path):
+                self._retries.pop(room_id, None)
+            else:
+                retry.failed(time.monotonic())
 
     async def _close_room(self, room_id: str, owned: _OwnedRoom) -> None:
         ext = self._ydoc_ext
@@ -199,8 +267,13 @@ class LiveNotebooks:
                 if owned.in_use:  # used again while waiting for the lock
                     self._owned.setdefault(room_id, owned)
                     return
-                if owned.edited:
-                    await self._save(room_id, doc, owned.path)
+                unsaved = self.saves.failure(self._file_id(room_id)) is not None
+                if (owned.edited or unsaved) and not await self._save(room_id, doc, owned.path):
+                    # Closing would lose the changes: keep the room, and try again later.
+                    self._owned.setdefault(room_id, owned)
+                    self._retries.setdefault(room_id, _SaveRetry()).failed(time.monotonic())
+                    return
+                self._retries.pop(room_id, None)
                 self.log.info("MCP: closing idle notebook room %s (%s)", room_id, owned.path)
                 await server.delete_room(room=room)
             file_id = self._file_id(room_id)
@@ -214,27 +287,52 @@ class LiveNotebooks:
     def _file_id(room_id: str) -> str:
         return room_id.split(":", 2)[2]
 
-    async def _save(self, room_id: str, doc: YNotebook, path: str) -> None:
-        """Write the document through the room's file loader, the way the room's autosave does."""
-        loader = self._ydoc_ext.file_loaders[self._file_id(room_id)]
-        await self._write(loader, path, doc.get())
+    async def _save(self, room_id: str, doc: YNotebook, path: str) -> bool:
+        """Write the document through the room's file loader, the way the room's autosave does.
 
-    async def _write(self, loader: Any, path: str, content: dict[str, Any]) -> None:
+        True when the document is on disk (or the file changed on disk meanwhile: the room
+        then takes the file's content, as jupyter_server_ydoc does).
+        """
+        loader = self._ydoc_ext.file_loaders[self._file_id(room_id)]
+        self.saves.watch(loader)
+        return await self._write(loader, path, doc.get())
+
+    async def _write(self, loader: Any, path: str, content: dict[str, Any]) -> bool:
         try:
             await loader.maybe_save_content({"format": "json", "type": "notebook", "content": content})
-        except Exception as error:  # OutOfBandChanges: the file changed on disk meanwhile
-            self.log.warning("MCP: did not save %s before closing its room: %r", path, error)
+        except OutOfBandChanges:
+            self.log.warning("MCP: did not save %s: the file changed on disk meanwhile", path)
+            return True
+        except Exception as error:  # recorded by the save watch
+            self.log.debug("MCP: saving %s failed: %r", path, error)
+            return False
+        return self.saves.failure(loader.file_id) is None
 
     async def stop(self) -> None:
         """Save agent edits of rooms opened here (server shutdown), then stop the reaper."""
         # Snapshot before the first await: jupyter_server_ydoc stops its rooms concurrently.
         pending = []
         for room_id, owned in self._owned.items():
-            if owned.edited and owned.doc is not None:
+            unsaved = self.saves.failure(self._file_id(room_id)) is not None
+            if (owned.edited or unsaved) and owned.doc is not None:
                 loader = self._ydoc_ext.file_loaders[self._file_id(room_id)]
                 pending.append((loader, owned.path, owned.doc.get()))
         self._owned.clear()
         if self._reaper is not None:
             self._reaper.cancel()
         for loader, path, content in pending:
-            await self._write(loader, path, content)
+            if not await self._write(loader, path, content):
+                self.log.error("MCP: the changes to %s are lost: they could not be saved before the server stopped",
+                               path)
+
+
+def _placeholder_like(cell: dict[str, Any]) -> dict[str, Any]:
+    """The cell jupyter_ydoc's YNotebook.set adds to a notebook without cells, with ``cell``'s id."""
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": {"trusted": True},
+        "outputs": [],
+        "source": "",
+        "id": cell.get("id"),
+    }

@@ -8,6 +8,7 @@ manager's ``allow_hidden``.
 from __future__ import annotations
 
 import difflib
+import errno
 import fnmatch
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,6 +21,57 @@ from .errors import ToolError
 
 NOTEBOOK_SUFFIX = ".ipynb"
 
+# Limits of the file systems Jupyter serves from (Linux: NAME_MAX, PATH_MAX including the final NUL).
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 4095
+
+_OS_PROBLEMS = {
+    errno.ENOSPC: "the disk is full (no space left on the device)",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EPERM: "permission denied: the file or its folder is read-only or protected",
+    errno.EACCES: "permission denied: the file or its folder is read-only or protected",
+    errno.ENAMETOOLONG: f"a name in the path is too long (at most {MAX_NAME_BYTES} bytes per name)",
+    errno.ENOENT: "the file or one of its folders does not exist (any more)",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EEXIST: "a file or folder of that name already exists",
+}
+
+
+# How alike two notebook paths must be (0..1, see _closeness) for one to be offered for the other.
+CLOSE_MATCH_CUTOFF = 0.75
+
+
+def _closeness(wanted: str, candidate: str) -> float:
+    """How alike two notebook paths are: the better of their names' and their whole paths' likeness.
+
+    The common '.ipynb' suffix is left out: with it, any two short names look alike.
+    """
+    wanted_stem = wanted.removesuffix(NOTEBOOK_SUFFIX).lower()
+    candidate_stem = candidate.removesuffix(NOTEBOOK_SUFFIX).lower()
+    names = difflib.SequenceMatcher(None, os.path.basename(wanted_stem), os.path.basename(candidate_stem)).ratio()
+    whole = difflib.SequenceMatcher(None, wanted_stem, candidate_stem).ratio()
+    return max(names, whole)
+
+
+def describe_contents_error(error: BaseException) -> str:
+    """What went wrong in a contents-manager call, in an agent's terms and without server paths.
+
+    The contents manager reports OS errors as HTTP errors whose text holds the absolute path;
+    the OS error it wraps says what is wrong.
+    """
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno is not None:
+            return _OS_PROBLEMS.get(cause.errno) or os.strerror(cause.errno).lower()
+        cause = cause.__cause__ or cause.__context__
+    status = getattr(error, "status_code", None)
+    if status == 403:
+        return _OS_PROBLEMS[errno.EACCES]
+    if status == 404:
+        return _OS_PROBLEMS[errno.ENOENT]
+    return "the server could not read or write the file (see the Jupyter server's log)"
+
 
 class ServerPaths:
     """Path checks and directory walks through the server's contents manager."""
@@ -28,6 +80,8 @@ class ServerPaths:
         self.cm = contents_manager
         root = getattr(contents_manager, "root_dir", None)
         self._root = os.path.realpath(root) if root else None
+        # The root as configured and as resolved: either may appear in a library's message.
+        self._root_forms = sorted({os.path.abspath(root), self._root} if root else set(), key=len, reverse=True)
         # For files on a system without hidden-file flags (Linux), a path is hidden exactly
         # when one of its parts starts with '.': no need to ask the contents manager (slow).
         self._dot_means_hidden = isinstance(contents_manager, FileManagerMixin) and not hasattr(
@@ -54,8 +108,38 @@ class ServerPaths:
         if ".." in parts:
             raise ToolError(f"Path {path!r} refused: '..' may not be used; paths stay inside the server root.")
         normalized = "/".join(parts)
+        self._check_length(normalized, parts)
         self._check_inside_root(normalized, path)
         return normalized
+
+    def _check_length(self, normalized: str, parts: list[str]) -> None:
+        """Refuse what the file system would refuse, before anything is created."""
+        for part in parts:
+            size = len(part.encode("utf-8", "surrogatepass"))
+            if size > MAX_NAME_BYTES:
+                shown = part[:40] + "…"
+                raise ToolError(
+                    f"The name {shown!r} in the path is too long: {size} bytes (UTF-8), at most {MAX_NAME_BYTES} "
+                    "bytes per file or folder name."
+                )
+        if self._root is not None:
+            size = len(os.path.join(self._root, normalized).encode("utf-8", "surrogatepass"))
+            if size > MAX_PATH_BYTES:
+                raise ToolError(
+                    f"The path is too long for the server's file system ({len(parts)} parts, "
+                    f"{len(normalized)} characters): use a shorter or less deeply nested path."
+                )
+
+    def scrub(self, text: str, *, given: str = "") -> str:
+        """``text`` with the server's root directory taken out (its paths shown relative to the root).
+
+        A root the agent itself wrote in its arguments (``given``) is left as it is: echoing it
+        reveals nothing, and a message about an absolute path must be able to quote it.
+        """
+        for root in self._root_forms:
+            if root not in given:
+                text = text.replace(root + os.sep, "").replace(root, "the server root")
+        return text
 
     def _check_inside_root(self, normalized: str, original: str) -> None:
         root = self._root
@@ -109,9 +193,8 @@ class ServerPaths:
 
     async def _missing_message(self, path: str) -> str:
         notebooks = [entry["path"] async for entry in self.walk("", max_depth=8) if entry["type"] == "notebook"]
-        close = difflib.get_close_matches(path, notebooks, n=5, cutoff=0.5)
-        by_name = [nb for nb in notebooks if os.path.basename(nb) == os.path.basename(path) and nb not in close]
-        matches = (close + by_name)[:5]
+        scored = sorted((-_closeness(path, nb), nb) for nb in notebooks)
+        matches = [nb for score, nb in scored if -score >= CLOSE_MATCH_CUTOFF][:5]
         message = f"Notebook {path!r} does not exist."
         if matches:
             message += " Close matches: " + ", ".join(repr(m) for m in matches) + "."

@@ -7,7 +7,9 @@ client never sees a JSON-RPC internal error for a tool call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import mcp_types as types
@@ -72,7 +74,62 @@ def _validation_message(tool: Tool, error: ValidationError) -> str:
     return f"Invalid arguments for {tool.name}: " + "; ".join(problems) + f". Accepted arguments: {accepted}."
 
 
-def build_mcp_server(tools: list[Tool], services: Services) -> Server:
+class InFlightCalls:
+    """The tool calls running now, so that a server shutdown can end them.
+
+    A call left running when the server stops its event loop keeps the process alive: the
+    worker thread the contents manager started for it waits for the call's task to finish,
+    and Python waits for that thread at exit.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task] = set()
+        self.closed = False
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            yield
+        finally:
+            self._tasks.discard(task)
+
+    async def cancel_all(self, timeout: float) -> None:
+        """Refuse new calls, cancel the running ones and wait (up to ``timeout``) for them to end."""
+        self.closed = True
+        tasks = [task for task in self._tasks if not task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            done, pending = await asyncio.wait(tasks, timeout=timeout)
+            if pending:
+                log.warning("MCP: %d tool call(s) did not end within %s s of the shutdown", len(pending), timeout)
+
+
+def _unsaved_warning(services: Services, path: Any) -> str | None:
+    """The warning a result about ``path`` carries while the notebook's changes cannot be saved."""
+    problem = services.notebooks.save_problem(path) if isinstance(path, str) else None
+    if problem is None:
+        return None
+    return (
+        f"the changes to {path} are not saved to disk: {problem}. They are kept in the live notebook and "
+        "saving is retried, but they are lost if the Jupyter server stops first: the user should fix "
+        "the cause (e.g. free disk space, make the file writable)."
+    )
+
+
+def _with_warning(content: list[Any], warning: str) -> list[Any]:
+    """``content`` with the warning at the end of its first text (the one every client shows)."""
+    for i, block in enumerate(content):
+        if isinstance(block, types.TextContent):
+            return [*content[:i], types.TextContent(type="text", text=f"{block.text}\n\nWarning: {warning}"),
+                    *content[i + 1 :]]
+    return [types.TextContent(type="text", text=f"Warning: {warning}"), *content]
+
+
+def build_mcp_server(tools: list[Tool], services: Services, calls: InFlightCalls) -> Server:
     by_name = {tool.name: tool for tool in tools}
     definitions = [tool.definition() for tool in tools]
 
@@ -102,18 +159,27 @@ def build_mcp_server(tools: list[Tool], services: Services) -> Server:
             handler=handler,
             report_progress=report_progress,
         )
+        if calls.closed:
+            return _error("The Jupyter server is shutting down; try again once it is back.")
         try:
-            await call.authorize(*tool.permission)
-            structured, text = await tool.run(call, arguments)
+            with calls.track():
+                await call.authorize(*tool.permission)
+                structured, text = await tool.run(call, arguments)
         except ToolError as error:
-            return _error(str(error))
+            return _error(services.paths.scrub(str(error), given=repr(params.arguments)))
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
             raise
         except BaseException as error:  # a defect (even a Rust panic in pycrdt): still an answer, never a hang
             log.exception("MCP tool %s failed", tool.name)
-            return _error(f"{tool.name} failed unexpectedly: {type(error).__name__}: {error}")
+            message = f"{tool.name} failed unexpectedly: {type(error).__name__}: {error}"
+            return _error(services.paths.scrub(message, given=repr(params.arguments)))
         content = [types.TextContent(type="text", text=text)] if isinstance(text, str) else text
-        return types.CallToolResult(content=content, structured_content=_structured(structured))
+        structured = _structured(structured)
+        warning = _unsaved_warning(services, structured.get("notebook_path"))
+        if warning:
+            structured["warnings"] = [*(structured.get("warnings") or []), warning]
+            content = _with_warning(content, warning)
+        return types.CallToolResult(content=content, structured_content=structured)
 
     def input_schema(name: str) -> dict[str, Any] | None:
         tool = by_name.get(name)

@@ -105,6 +105,13 @@ class Call:
             self.services.ui.show_cell(self.principal, path, cell_id, cell_index, reason)
 
 
+# Longest string arguments accepted. Sources and code are bounded by the request body size
+# (MCPExtensionApp.max_request_body_size) alone.
+MAX_PATH_CHARS = 4096  # the file system's PATH_MAX; paths.py checks the exact byte limits
+MAX_CELL_ID_CHARS = 64  # nbformat 4.5: cell ids are 1-64 characters
+MAX_NAME_CHARS = 255  # kernel names and other single names
+
+
 class Params(BaseModel):
     """Tool arguments: unknown keys are refused so a misspelt argument is not silently ignored."""
 
@@ -113,13 +120,13 @@ class Params(BaseModel):
 
 class NotebookParams(Params):
     notebook_path: str | None = Field(
-        None, description="Notebook path relative to the server root; omitted: the user's current notebook."
+        None, max_length=MAX_PATH_CHARS, description="Notebook path relative to the server root; omitted: the user's current notebook."
     )
 
 
 class CellParams(NotebookParams):
     cell_index: int | None = Field(None, description="0-based index of the cell; negative counts from the end.")
-    cell_id: str | None = Field(None, description="Id of the cell (stable while cells move); instead of cell_index.")
+    cell_id: str | None = Field(None, max_length=MAX_CELL_ID_CHARS, description="Id of the cell (stable while cells move); instead of cell_index.")
 
 
 class Result(BaseModel):
@@ -128,6 +135,12 @@ class Result(BaseModel):
 
 class NotebookResult(Result):
     notebook_path: str = Field(description="The notebook the tool acted on.")
+    # Set by the server (server.py) on any notebook tool's result, never by the tool itself.
+    warnings: list[str] | None = Field(
+        None,
+        exclude_if=lambda value: value is None,
+        description="Problems the agent must know of, e.g. that the notebook's changes are not saved to disk.",
+    )
 
 
 ParamsT = TypeVar("ParamsT", bound=Params)

@@ -13,11 +13,16 @@ from jupyter_ydoc import YNotebook
 
 from jupyter_core.utils import ensure_async
 from pydantic import Field, WithJsonSchema
+from tornado.web import HTTPError
 
 from . import cells, recent_edits
 from .context import AGENT
 from .errors import ToolError
+from .paths import describe_contents_error
 from .toolkit import (
+    MAX_CELL_ID_CHARS,
+    MAX_NAME_CHARS,
+    MAX_PATH_CHARS,
     READ,
     WRITE,
     Call,
@@ -29,6 +34,12 @@ from .toolkit import (
     ToolOutput,
     tool,
 )
+
+
+# A glob longer than this is no file name pattern (and costs time to match against every entry).
+MAX_PATTERN_CHARS = 1024
+
+CellId = Annotated[str, Field(max_length=MAX_CELL_ID_CHARS)]
 
 
 # -- shared shapes -------------------------------------------------------------------------
@@ -115,24 +126,34 @@ async def _kernelspec(call: Call, kernel_name: str | None) -> dict[str, Any]:
 
 
 async def _create_notebook(call: Call, path: str, kernel_name: str | None) -> dict[str, Any]:
-    """Write a new, empty notebook (no room exists for a file that does not exist yet)."""
+    """Write a new, empty notebook (no room exists for a file that does not exist yet).
+
+    Missing parent folders are created; if the notebook cannot be written, the folders
+    created for it are removed again.
+    """
     await call.authorize(*WRITE)
     kernelspec = await _kernelspec(call, kernel_name)
     cm = call.services.contents
-    parent = os.path.dirname(path)
-    if parent and not await ensure_async(cm.dir_exists(parent)):
-        built = ""
-        for part in parent.split("/"):
-            built = f"{built}/{part}" if built else part
-            if not await ensure_async(cm.dir_exists(built)):
-                await ensure_async(cm.save({"type": "directory"}, built))
+    created: list[str] = []
     content = {
         "cells": [],
         "metadata": {"kernelspec": kernelspec, "language_info": {"name": kernelspec["language"]}},
         "nbformat": 4,
         "nbformat_minor": 5,
     }
-    await ensure_async(cm.save({"type": "notebook", "format": "json", "content": content}, path))
+    try:
+        built = ""
+        for part in os.path.dirname(path).split("/") if "/" in path else []:
+            built = f"{built}/{part}" if built else part
+            if not await ensure_async(cm.dir_exists(built)):
+                await ensure_async(cm.save({"type": "directory"}, built))
+                created.append(built)
+        await ensure_async(cm.save({"type": "notebook", "format": "json", "content": content}, path))
+    except (HTTPError, OSError) as error:
+        for folder in reversed(created):
+            with contextlib.suppress(Exception):
+                await ensure_async(cm.delete(folder))
+        raise ToolError(f"Could not create {path!r}: {describe_contents_error(error)}.") from error
     return kernelspec
 
 
@@ -147,7 +168,7 @@ def _scan_progress(call: Call) -> Callable[[int], Awaitable[None]]:
 
 
 class ListNotebooksParams(Params):
-    path: str = Field("", description="Directory to search, relative to the server root ('' = the root).")
+    path: str = Field("", max_length=MAX_PATH_CHARS, description="Directory to search, relative to the server root ('' = the root).")
     offset: int = Field(0, ge=0, description="Number of notebooks to skip (paging).")
     limit: int = Field(100, ge=1, le=1000, description="Largest number of notebooks returned.")
 
@@ -207,8 +228,8 @@ async def list_notebooks(call: Call, p: ListNotebooksParams) -> ToolOutput:
 
 
 class CreateNotebookParams(Params):
-    notebook_path: str = Field(description="Path of the new notebook, relative to the server root, ending in .ipynb.")
-    kernel_name: str | None = Field(None, description="Kernelspec name (e.g. 'python3'); default: the server's default.")
+    notebook_path: str = Field(max_length=MAX_PATH_CHARS, description="Path of the new notebook, relative to the server root, ending in .ipynb.")
+    kernel_name: str | None = Field(None, max_length=MAX_NAME_CHARS, description="Kernelspec name (e.g. 'python3'); default: the server's default.")
 
 
 class CreateNotebookResult(NotebookResult):
@@ -231,9 +252,9 @@ async def create_notebook(call: Call, p: CreateNotebookParams) -> ToolOutput:
 
 
 class PrepareNotebookParams(Params):
-    notebook_path: str = Field(description="Notebook path relative to the server root.")
+    notebook_path: str = Field(max_length=MAX_PATH_CHARS, description="Notebook path relative to the server root.")
     create: bool = Field(False, description="Create the notebook if it does not exist.")
-    kernel_name: str | None = Field(None, description="Kernelspec for a created notebook; default: the server's.")
+    kernel_name: str | None = Field(None, max_length=MAX_NAME_CHARS, description="Kernelspec for a created notebook; default: the server's.")
 
 
 class PrepareNotebookResult(NotebookResult):
@@ -517,7 +538,7 @@ async def edit_cell_source(call: Call, p: EditSourceParams) -> ToolOutput:
 
 class DeleteCellParams(NotebookParams):
     cell_index: int | list[int] | None = Field(None, description="Index or indexes of the cells to delete.")
-    cell_id: str | list[str] | None = Field(None, description="Id or ids of the cells to delete (instead of indexes).")
+    cell_id: CellId | list[CellId] | None = Field(None, description="Id or ids of the cells to delete (instead of indexes).")
 
 
 class DeletedCell(Result):
@@ -633,9 +654,11 @@ async def clear_cell_output(call: Call, p: ClearOutputParams) -> ToolOutput:
 
 
 class ListFilesParams(Params):
-    path: str = Field("", description="Directory to list, relative to the server root ('' = the root).")
+    path: str = Field("", max_length=MAX_PATH_CHARS, description="Directory to list, relative to the server root ('' = the root).")
     max_depth: int = Field(1, ge=1, le=10, description="1 lists the directory itself; more descends into subfolders.")
-    pattern: str | None = Field(None, description="Glob on names or paths, e.g. '*.csv'.")
+    pattern: str | None = Field(
+        None, max_length=MAX_PATTERN_CHARS, description="Glob on names or paths, e.g. '*.csv'."
+    )
     offset: int = Field(0, ge=0, description="Number of entries to skip (paging).")
     limit: int = Field(200, ge=1, le=2000, description="Largest number of entries returned.")
 

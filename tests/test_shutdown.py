@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -11,9 +12,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2
+import jupyter_mcp_ext
 import nbformat
 from conftest import KERNELSPEC, call
 from mcp import Client
@@ -28,28 +32,51 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def test_server_announces_mcp_and_shuts_down_cleanly_with_agent_edits_saved(tmp_path: Path):
-    root, cwd = tmp_path / "root", tmp_path / "cwd"  # (conftest made cwd the process CWD)
-    root.mkdir()
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": KERNELSPEC})
-    nb.cells.append(nbformat.v4.new_markdown_cell("# Before"))
-    nbformat.write(nb, root / "a.ipynb")
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen
+    base: str
+    http: httpx2.AsyncClient
+    log_path: Path
+
+    def mcp(self, mode: str = "auto") -> Client:
+        return Client(streamable_http_client(self.base + "mcp", http_client=self.http), mode=mode)
+
+    async def stop_with_sigterm(self, timeout: float) -> tuple[int | None, float]:
+        """(exit code, or None if still running after ``timeout``; seconds until exit)."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            returncode = await asyncio.to_thread(self.process.wait, timeout)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        return returncode, time.monotonic() - started
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+@contextlib.asynccontextmanager
+async def jupyter_server(tmp_path: Path, root: Path, *options: str) -> AsyncIterator[ServerProcess]:
+    """A `jupyter server` subprocess serving ``root``, ready to answer; killed if a test leaves it running."""
+    cwd = tmp_path / "cwd"  # (conftest made it the process CWD)
     port, token = free_port(), secrets.token_hex(8)
     log_path = tmp_path / "server.log"
+    # The server imports this checkout's extension, as the tests do (not whichever one pip installed).
+    checkout = str(Path(jupyter_mcp_ext.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join(
+        part for part in (checkout, os.environ.get("PYTHONPATH")) if part)}
     with open(log_path, "w") as log:
-        server = subprocess.Popen(
+        process = subprocess.Popen(
             [
                 sys.executable, "-m", "jupyter_server", "--allow-root", "--no-browser", f"--port={port}",
-                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-                # Autosave would come too late: the shutdown itself must write the agent's edit.
-                "--YDocExtension.document_save_delay=60",
+                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", *options,
             ],
-            cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env,
         )
     try:
         base = f"http://127.0.0.1:{port}/"
-        auth = {"Authorization": f"Bearer {token}"}
-        async with httpx2.AsyncClient(headers=auth, timeout=30) as http:
+        async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
             deadline = time.monotonic() + 60
             while True:
                 try:
@@ -59,20 +86,52 @@ async def test_server_announces_mcp_and_shuts_down_cleanly_with_agent_edits_save
                     pass
                 assert time.monotonic() < deadline, log_path.read_text()
                 await asyncio.sleep(0.2)
-
-            async with Client(streamable_http_client(base + "mcp", http_client=http), mode="legacy") as client:
-                await call(client, "append_code_cell", notebook_path="a.ipynb", source="agent_was_here = 1")
-                # A handshake-era session (with its GET stream) is still open when the server stops.
-                server.send_signal(signal.SIGTERM)
-                returncode = await asyncio.to_thread(server.wait, 30)
+            yield ServerProcess(process, base, http, log_path)
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-    output = log_path.read_text()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+async def test_server_announces_mcp_and_shuts_down_cleanly_with_agent_edits_saved(tmp_path: Path):
+    root = tmp_path / "root"
+    root.mkdir()
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": KERNELSPEC})
+    nb.cells.append(nbformat.v4.new_markdown_cell("# Before"))
+    nbformat.write(nb, root / "a.ipynb")
+    # Autosave would come too late: the shutdown itself must write the agent's edit.
+    async with jupyter_server(tmp_path, root, "--YDocExtension.document_save_delay=60") as server:
+        async with server.mcp(mode="legacy") as client:
+            await call(client, "append_code_cell", notebook_path="a.ipynb", source="agent_was_here = 1")
+            # A handshake-era session (with its GET stream) is still open when the server stops.
+            returncode, _ = await server.stop_with_sigterm(timeout=30)
+    output = server.log()
+    port = server.base.rsplit(":", 1)[1].strip("/")
     assert f"MCP endpoint: http://localhost:{port}/mcp" in output
     assert returncode == 0, output
     bad = [line for line in output.splitlines() if any(marker in line for marker in BAD_LOG_LINES)]
     assert not bad, output
     cells = json.loads((root / "a.ipynb").read_text())["cells"]
     assert ["".join(c["source"]) for c in cells] == ["# Before", "agent_was_here = 1"]
+
+
+async def test_sigterm_stops_the_server_within_seconds_while_list_notebooks_walks_thousands_of_folders(
+    tmp_path: Path,
+):
+    root = tmp_path / "root"
+    for group in range(60):
+        for folder in range(50):
+            (root / f"g{group:02}" / f"f{folder:02}").mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(), root / "g59" / "f49" / "deep.ipynb")
+    async with jupyter_server(tmp_path, root) as server:
+        async with server.mcp() as client:
+            walking = asyncio.create_task(client.call_tool("list_notebooks", {}))
+            await asyncio.sleep(1.5)  # well into the walk (3,000 folders take longer than that)
+            assert not walking.done(), "the walk ended before the signal: the tree is too small to test this"
+            returncode, seconds = await server.stop_with_sigterm(timeout=10)
+            walking.cancel()
+            with contextlib.suppress(BaseException):
+                await walking
+    assert returncode is not None, f"still running 10 s after SIGTERM:\n{server.log()[-3000:]}"
+    assert seconds < 5, f"took {seconds:.1f} s to stop"
+    assert returncode == 0, server.log()
