@@ -237,6 +237,10 @@ async def test_renaming_and_closing_the_notebook_on_screen_move_the_context(lab:
 
         # Closing the last notebook leaves no current notebook: path-less calls say what to do.
         tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="final.ipynb")
+        # JupyterLab marks the renamed document dirty until its save under the new name; closing
+        # before that asks "Save your work?", as it would ask a person.
+        await page.locator("#jp-main-dock-panel .lm-TabBar-tab.jp-mod-dirty").wait_for(state="detached",
+                                                                                       timeout=10000)
         await tab.locator(".lm-TabBar-tabCloseIcon").click()
         try:
             await tab.wait_for(state="detached", timeout=10000)

@@ -206,7 +206,9 @@ async def test_a_person_typing_while_two_agents_edit_move_and_run_loses_nothing_
         assert not lost, f"typed into cell {cell_id} and lost: {lost}; the cell holds {sources[cell_id]!r}"
     for agent in agents:
         assert {cell_id: sources.get(cell_id) for cell_id in agent.sources} == agent.sources
-    outputs = {cell["id"]: "".join(o.get("text", "") for o in cell.get("outputs", [])) for cell in disk["cells"]}
+    # On disk, nbformat keeps a stream's text as a list of lines.
+    outputs = {cell["id"]: "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
+               for cell in disk["cells"]}
     for agent in agents:
         for cell_id, expected in agent.printed.items():
             if cell_id in agent.sources:
