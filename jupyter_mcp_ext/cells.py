@@ -14,7 +14,7 @@ from weakref import WeakKeyDictionary
 from jupyter_ydoc import YNotebook
 from pycrdt import Array, Map, Text
 
-from . import recent_edits
+from . import late_edits, recent_edits
 from .errors import ToolError
 from .notebooks import AGENT_ORIGIN
 from .outputs import summarize_output
@@ -283,6 +283,7 @@ def move_cell(nb: YNotebook, cell_id: str, to_index: int) -> tuple[int, int]:
         from_index = index_of(nb, cell_id)
         if from_index != to_index:
             recent_edits.check_quiet(nb, cell_id, from_index)
+            late_edits.before_move(nb, cell_id, str(nb.ycells[from_index].get("source", "")))
             cell = nb.ycells.pop(from_index)
             nb.ycells.insert(to_index, nb.create_ycell(cell))
             forget_positions(nb)

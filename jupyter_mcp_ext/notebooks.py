@@ -21,6 +21,7 @@ from jupyter_core.utils import ensure_async
 from jupyter_server_ydoc.utils import OutOfBandChanges, encode_file_path, room_id_from_encoded_path
 from jupyter_ydoc import YNotebook
 
+from . import late_edits
 from .errors import ToolError
 from .saves import SaveWatch
 
@@ -143,6 +144,7 @@ class LiveNotebooks:
             if not isinstance(doc, YNotebook):
                 raise ToolError(f"{path!r} is not open as a notebook document.")
             self.saves.watch(ext.file_loaders[self._file_id(room_id)])
+            self._listen_to_clients(room_id, doc)
             if owned is not None:
                 if owned.doc is None:
                     await self._drop_placeholder_cell(path, doc)
@@ -154,6 +156,22 @@ class LiveNotebooks:
                 owned.last_used = time.monotonic()
                 owned.edited = owned.edited or edit
                 self._ensure_reaper()
+
+    def _listen_to_clients(self, room_id: str, doc: YNotebook) -> None:
+        """Show late_edits what browsers send to the room, before the room applies it."""
+        room = self._ydoc_ext.ywebsocket_server.rooms.get(room_id)
+        if room is None or getattr(room.on_message, "listens_for", None) is doc:
+            return
+        if room.on_message is not None:  # another extension's filter: left as it is
+            self.log.debug("MCP: room %s already has a message filter; moves cannot carry late edits", room_id)
+            return
+
+        def on_message(message: bytes) -> bool:
+            late_edits.on_client_message(doc, message)
+            return False  # never filtered out: the room applies every message as before
+
+        on_message.listens_for = doc  # type: ignore[attr-defined]
+        room.on_message = on_message
 
     @contextlib.asynccontextmanager
     async def hold(self, path: str) -> AsyncIterator[HeldNotebook]:
