@@ -87,7 +87,7 @@ class LiveNotebooks:
 
     def room_state(self, path: str) -> tuple[bool, int]:
         """(is the notebook's room in memory, how many browser connections it has)."""
-        return self.rooms.connections(self.rooms.room_id(path, index=False))
+        return self.rooms.state(self.rooms.room_id(path, index=False))
 
     def has_browser(self, path: str) -> bool:
         """Whether a browser has ``path`` open; without any browser connected this costs no lookup."""

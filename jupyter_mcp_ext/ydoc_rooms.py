@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 # Told the outcome of each save of a room's file: (room id, path, content saved, why the save
 # failed, or None when the file holds the content or changed on disk and the room takes it over).
-SaveListener = Callable[[str, str, Any, "str | None"], Awaitable[None]]
+SaveListener = Callable[[str, str, Any, str | None], Awaitable[None]]
 
 # Writes a notebook's content to its file; False when the file changed on disk meanwhile (the
 # room then takes the file's content, as its autosave does). Raises when the write failed.
@@ -79,7 +79,7 @@ class YDocRooms:
     def exists(self, room_id: str) -> bool:
         return self._ext.ywebsocket_server.room_exists(room_id)
 
-    def connections(self, room_id: str | None) -> tuple[bool, int]:
+    def state(self, room_id: str | None) -> tuple[bool, int]:
         """(is the room in memory, how many browser connections it has)."""
         room = self._rooms.get(room_id) if room_id else None
         return room is not None, len(getattr(room, "clients", ()) or ())
@@ -120,7 +120,8 @@ class YDocRooms:
         rooms = self._rooms
         room = rooms.get(room_id)
         if room is not None and not room.clients and not room.ready:
-            del rooms[room_id]  # already stopped: deleting it through the server would stop it twice
+            # Already stopped: deleting it through the server would stop it twice.
+            del rooms[room_id]
 
     # -- saves ---------------------------------------------------------------------------------
 
@@ -137,20 +138,23 @@ class YDocRooms:
         loader = self._ext.file_loaders[_file_id(room_id)]
         if getattr(loader, _WATCHED, None) == listener:
             return
-        save: Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]] = loader.maybe_save_content
+        save: Callable[[dict[str, Any]], Awaitable[Any]] = loader.maybe_save_content
 
         async def maybe_save_content(model: dict[str, Any]) -> dict[str, Any] | None:
             content = model.get("content")
             try:
                 saved = await save(model)
-            except OutOfBandChanges:  # the file changed on disk: the room takes it over, as designed
+            except OutOfBandChanges:
+                # The file changed on disk: the room takes it over, as designed.
                 await listener(room_id, loader.path, content, None)
                 raise
             except Exception as error:
                 await listener(room_id, loader.path, content, describe_contents_error(error))
                 raise
             # None is what the loader returns when the file is not writable.
-            await listener(room_id, loader.path, content, "the file is read-only" if saved is None else None)
+            await listener(
+                room_id, loader.path, content, "the file is read-only" if saved is None else None
+            )
             return saved
 
         loader.maybe_save_content = maybe_save_content
@@ -166,7 +170,9 @@ class YDocRooms:
 
         async def write(content: dict[str, Any]) -> bool:
             try:
-                await loader.maybe_save_content({"format": "json", "type": "notebook", "content": content})
+                await loader.maybe_save_content(
+                    {"format": "json", "type": "notebook", "content": content}
+                )
             except OutOfBandChanges:
                 return False
             return True

@@ -74,7 +74,7 @@ class FakeRooms:
     def exists(self, room_id: str) -> bool:
         return room_id in self.rooms
 
-    def connections(self, room_id: str | None) -> tuple[bool, int]:
+    def state(self, room_id: str | None) -> tuple[bool, int]:
         room = self.rooms.get(room_id or "")
         return room is not None, room.clients if room else 0
 
@@ -217,7 +217,9 @@ async def eventually(predicate: Callable[[], bool], what: str, timeout: float = 
         await asyncio.sleep(0.005)
 
 
-async def test_a_room_opened_for_an_agent_closes_when_idle_with_its_edits_saved(live, rooms, contents):
+async def test_a_room_opened_for_an_agent_closes_when_idle_with_its_edits_saved(
+    live, rooms, contents
+):
     await edit(live, "a.ipynb", "x = 2")
     assert disk_sources(contents, "a.ipynb") == ["x = 1"]  # the room's, until it closes
 
@@ -298,18 +300,25 @@ async def test_stop_saves_the_agents_edits_of_rooms_opened_here(new_live, rooms,
     assert live._owned == {}
 
 
-async def test_stop_says_which_changes_are_lost_when_they_cannot_be_saved(new_live, rooms, contents, log):
+async def test_stop_says_which_changes_are_lost_when_they_cannot_be_saved(
+    new_live, rooms, contents, log
+):
     live = new_live(idle_close_delay=60)
     await edit(live, "a.ipynb", "x = 2")
     rooms.save_problem = "the file is read-only"
     await live.stop()
-    assert "MCP: the changes to a.ipynb are lost: they could not be saved before the server stopped" in log.messages
+    assert (
+        "MCP: the changes to a.ipynb are lost: they could not be saved before the server stopped"
+        in log.messages
+    )
     assert disk_sources(contents, "a.ipynb") == ["x = 1"]
 
 
 async def test_a_notebook_that_cannot_be_loaded_is_an_error_and_read_again_next_time(live, rooms):
     rooms.load_problem = ValueError("Expecting value: line 1 column 1")
-    with pytest.raises(ToolError, match=r"'a.ipynb' could not be loaded as a notebook: Expecting value"):
+    with pytest.raises(
+        ToolError, match=r"'a.ipynb' could not be loaded as a notebook: Expecting value"
+    ):
         async with live.document("a.ipynb"):
             pass
     assert live._owned == {}
@@ -319,7 +328,9 @@ async def test_a_notebook_that_cannot_be_loaded_is_an_error_and_read_again_next_
         assert nb.get_cell(0)["source"] == "x = 1"
 
 
-async def test_a_room_opened_for_an_agent_on_an_empty_notebook_has_no_placeholder_cell(live, contents):
+async def test_a_room_opened_for_an_agent_on_an_empty_notebook_has_no_placeholder_cell(
+    live, contents
+):
     contents.files["empty.ipynb"] = notebook()
     async with live.document("empty.ipynb") as nb:
         assert len(nb.ycells) == 0
