@@ -28,6 +28,7 @@ from .server import InFlightCalls, build_mcp_server
 from .toolkit import TOOLS, Services
 from .transport import SessionManagerHost
 from .ui_events import UIEvents
+from .ydoc_rooms import YDocRooms
 
 HERE = os.path.dirname(__file__)
 
@@ -181,7 +182,10 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
             self.exit(1)
 
     def initialize_settings(self) -> None:
-        live = LiveNotebooks(self.serverapp, self.log, idle_close_delay=self.room_idle_close_delay)
+        live = LiveNotebooks(
+            YDocRooms(self.serverapp), self.serverapp.contents_manager, self.log,
+            idle_close_delay=self.room_idle_close_delay,
+        )
         ui = UIEvents()
         current = CurrentNotebooks(on_change=ui.current_changed)
         kernels = NotebookKernels(self.serverapp, self.log)
@@ -245,7 +249,6 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         await self.session_host.start()
-        self.live_notebooks.start()
         self.log.info("MCP endpoint: %s (send the Jupyter token as 'Authorization: Bearer <token>')", self.mcp_url)
 
     async def _cancel_tool_calls(self) -> None:

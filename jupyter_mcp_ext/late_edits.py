@@ -37,7 +37,7 @@ class _MovedCell:
     """The shadow of one move: the document as it was just before it, fed with clients' updates."""
 
     cell_id: str
-    shadow: Doc
+    shadow: Doc[Any]
     source: str  # the old copy's text as last carried over
     until: float
 
@@ -66,7 +66,7 @@ _moves: WeakKeyDictionary[YNotebook, _Moves] = WeakKeyDictionary()
 def before_move(nb: YNotebook, cell_id: str, source: str) -> None:
     """Keep a shadow of ``nb`` in which the cell ``cell_id`` (holding ``source``) is not moved."""
     moves = _moves.setdefault(nb, _Moves(nb))
-    shadow = Doc()
+    shadow: Doc[Any] = Doc()
     shadow.apply_update(nb.ydoc.get_update())
     for cell in shadow.get("cells", type=Array):
         if cell.get("id") == cell_id:
@@ -96,7 +96,7 @@ def on_client_message(nb: YNotebook, message: bytes) -> None:
         _log.warning("MCP: could not carry an edit over to a moved cell", exc_info=True)
 
 
-def _old_source(shadow: Doc) -> str | None:
+def _old_source(shadow: Doc[Any]) -> str | None:
     """The text of the moved cell's old copy in ``shadow``; None once that copy is deleted there too."""
     for cell in shadow.get("cells", type=Array):
         if cell.get(_OLD_COPY):

@@ -3,7 +3,9 @@
 Every read and edit goes through the room's live ``YNotebook`` — the document JupyterLab
 shows — never through the ``.ipynb`` file. When no browser has a notebook open, the room
 is opened here, kept while in use, and closed after an idle delay with the agent's edits
-saved first; rooms a browser joined are left to jupyter_server_ydoc's own cleanup.
+saved first; rooms a browser joined are left to jupyter_server_ydoc's own cleanup. The rooms
+themselves are reached through ``YDocRooms`` (the one place that knows jupyter_server_ydoc's
+internals); this module keeps the policy: which rooms are ours, when they close, saves retried.
 """
 
 from __future__ import annotations
@@ -17,13 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from jupyter_core.utils import ensure_async
-
-from jupyter_server_ydoc.utils import OutOfBandChanges, encode_file_path, room_id_from_encoded_path
 from jupyter_ydoc import YNotebook
 
 from . import late_edits
 from .errors import ToolError
 from .saves import SaveWatch
+from .ydoc_rooms import FileWriter, YDocRooms
 
 # Transactions made for agents carry this origin, so observers can tell agent edits apart.
 AGENT_ORIGIN = "jupyter-mcp-ext"
@@ -72,44 +73,26 @@ class _SaveRetry:
 
 
 class LiveNotebooks:
-    def __init__(self, serverapp: Any, log: logging.Logger, *, idle_close_delay: float) -> None:
-        self.serverapp = serverapp
+    def __init__(
+        self, rooms: YDocRooms, contents_manager: Any, log: logging.Logger, *, idle_close_delay: float
+    ) -> None:
+        self.rooms = rooms
+        self.contents_manager = contents_manager
         self.log = log
         self.idle_close_delay = idle_close_delay
         self._owned: dict[str, _OwnedRoom] = {}  # by room id
         self._closing: set[str] = set()  # room ids being saved and deleted here
         self._retries: dict[str, _SaveRetry] = {}  # by room id: rooms whose changes are not on disk
         self._reaper: asyncio.Task | None = None
-        self.saves = SaveWatch(serverapp.contents_manager, log)
-
-    @property
-    def _ydoc_ext(self) -> Any:
-        try:
-            return self.serverapp.web_app.settings["jupyter_server_ydoc"]
-        except KeyError:
-            raise ToolError(
-                "Live notebooks are unavailable: the jupyter_server_ydoc extension (jupyter-collaboration) "
-                "is not enabled on this server."
-            ) from None
-
-    def _room_id(self, path: str, *, index: bool) -> str | None:
-        file_ids = self.serverapp.web_app.settings["file_id_manager"]
-        file_id = file_ids.index(path) if index else file_ids.get_id(path)
-        if file_id is None:
-            return None
-        return room_id_from_encoded_path(encode_file_path("json", "notebook", file_id))
+        self.saves = SaveWatch(contents_manager, log)
 
     def room_state(self, path: str) -> tuple[bool, int]:
         """(is the notebook's room in memory, how many browser connections it has)."""
-        room_id = self._room_id(path, index=False)
-        rooms = getattr(self._ydoc_ext.ywebsocket_server, "rooms", {})
-        room = rooms.get(room_id) if room_id else None
-        return room is not None, len(getattr(room, "clients", ()) or ())
+        return self.rooms.state(self.rooms.room_id(path, index=False))
 
     def has_browser(self, path: str) -> bool:
         """Whether a browser has ``path`` open; without any browser connected this costs no lookup."""
-        rooms = getattr(self._ydoc_ext.ywebsocket_server, "rooms", {})
-        if not any(getattr(room, "clients", None) for room in rooms.values()):
+        if not self.rooms.any_connections():
             return False
         return self.room_state(path)[1] > 0
 
@@ -121,18 +104,17 @@ class LiveNotebooks:
         closed is detached, and edits to it would never reach disk. ``room_id``: the notebook's
         room when it is followed by its file id (see ``hold``), ``path`` then names it in messages.
         """
-        ext = self._ydoc_ext
-        room_id = room_id or self._room_id(path, index=True)
+        room_id = room_id or self.rooms.room_id(path, index=True)
         assert room_id is not None
         owned = self._owned.get(room_id)
-        if owned is None and (room_id in self._closing or not ext.ywebsocket_server.room_exists(room_id)):
+        if owned is None and (room_id in self._closing or not self.rooms.exists(room_id)):
             # A room being closed here counts as absent: this call gets (and owns) the next one.
             owned = self._owned[room_id] = _OwnedRoom(path=path)
         if owned is not None:
             owned.in_use += 1
         try:
             try:
-                doc = await ext.get_document(room_id=room_id, copy=False, create=True)
+                doc = await self.rooms.document(room_id, create=True)
             except Exception as error:
                 self.log.warning("MCP: could not open notebook %s: %r", path, error)
                 self._discard_failed_room(room_id)
@@ -143,8 +125,8 @@ class LiveNotebooks:
                 ) from error
             if not isinstance(doc, YNotebook):
                 raise ToolError(f"{path!r} is not open as a notebook document.")
-            self.saves.watch(ext.file_loaders[self._file_id(room_id)])
-            self._listen_to_clients(room_id, doc)
+            self.rooms.watch_saves(room_id, self.saves.outcome)
+            self.rooms.listen_to_clients(room_id, doc, late_edits.on_client_message)
             if owned is not None:
                 if owned.doc is None:
                     await self._drop_placeholder_cell(path, doc)
@@ -157,22 +139,6 @@ class LiveNotebooks:
                 owned.edited = owned.edited or edit
                 self._ensure_reaper()
 
-    def _listen_to_clients(self, room_id: str, doc: YNotebook) -> None:
-        """Show late_edits what browsers send to the room, before the room applies it."""
-        room = self._ydoc_ext.ywebsocket_server.rooms.get(room_id)
-        if room is None or getattr(room.on_message, "listens_for", None) is doc:
-            return
-        if room.on_message is not None:  # another extension's filter: left as it is
-            self.log.debug("MCP: room %s already has a message filter; moves cannot carry late edits", room_id)
-            return
-
-        def on_message(message: bytes) -> bool:
-            late_edits.on_client_message(doc, message)
-            return False  # never filtered out: the room applies every message as before
-
-        on_message.listens_for = doc  # type: ignore[attr-defined]
-        room.on_message = on_message
-
     @contextlib.asynccontextmanager
     async def hold(self, path: str) -> AsyncIterator[HeldNotebook]:
         """The notebook at ``path`` (a checked contents path), followed by its file id while held.
@@ -180,14 +146,14 @@ class LiveNotebooks:
         For operations that write for a long time (a cell run): renamed or deleted meanwhile,
         it is still the same room and document, kept open until the operation ends.
         """
-        room_id = self._room_id(path, index=True)
+        room_id = self.rooms.room_id(path, index=True)
         assert room_id is not None
         async with self.document(path, room_id=room_id):
             yield HeldNotebook(self, room_id, path)
 
     def path_of(self, room_id: str) -> str | None:
         """The contents path of a notebook's room now (after a rename: the new one); None once deleted."""
-        return self.serverapp.web_app.settings["file_id_manager"].get_path(self._file_id(room_id))
+        return self.rooms.path_of(room_id)
 
     async def _drop_placeholder_cell(self, path: str, doc: YNotebook) -> None:
         """Take out the empty cell jupyter_ydoc puts into a room loaded from a notebook without cells.
@@ -198,7 +164,7 @@ class LiveNotebooks:
         """
         if len(doc.ycells) != 1 or doc.get_cell(0) != _placeholder_like(doc.get_cell(0)):
             return
-        model = await ensure_async(self.serverapp.contents_manager.get(path, content=True, type="notebook"))
+        model = await ensure_async(self.contents_manager.get(path, content=True, type="notebook"))
         if model["content"].get("cells"):
             return
         with doc.ydoc.transaction(origin=AGENT_ORIGIN):
@@ -208,24 +174,15 @@ class LiveNotebooks:
         """Why the changes to ``path`` are not on disk, while its saves fail; else None."""
         if not self.saves.failing():
             return None
-        room_id = self._room_id(path, index=False)
-        return self.saves.failure(self._file_id(room_id)) if room_id else None
+        room_id = self.rooms.room_id(path, index=False)
+        return self.saves.failure(room_id) if room_id else None
 
     def _discard_failed_room(self, room_id: str) -> None:
-        """Forget a room whose document could not be loaded, so the next call reads the file again.
-
-        jupyter_server_ydoc stops such a room but leaves it registered, empty.
-        """
+        """Forget a room whose document could not be loaded, so the next call reads the file again."""
         self._owned.pop(room_id, None)
-        rooms = self._ydoc_ext.ywebsocket_server.rooms
-        room = rooms.get(room_id)
-        if room is not None and not room.clients and not room.ready:
-            del rooms[room_id]  # already stopped: deleting it through the server would stop it twice
+        self.rooms.discard_failed(room_id)
 
     # -- closing the rooms opened here -------------------------------------------------------
-
-    def start(self) -> None:
-        self._ensure_reaper()
 
     def _ensure_reaper(self) -> None:
         if self._reaper is None or self._reaper.done():
@@ -248,44 +205,39 @@ class LiveNotebooks:
 
     async def _retry_failed_saves(self, now: float) -> None:
         """Save again the rooms (a browser's too) whose changes are not on disk, when due."""
-        ext = self._ydoc_ext
-        for file_id in self.saves.failing():
-            room_id = room_id_from_encoded_path(encode_file_path("json", "notebook", file_id))
+        for room_id in self.saves.failing():
             if room_id in self._owned or room_id in self._closing:
                 continue  # saved when the room closes
             retry = self._retries.setdefault(room_id, _SaveRetry())
             if now < retry.due:
                 continue
-            doc = await ext.get_document(room_id=room_id, copy=False, create=False)
-            if doc is None or file_id not in ext.file_loaders:  # the room is gone
-                self.saves.forget(file_id)
+            doc = await self.rooms.document(room_id, create=False)
+            if not isinstance(doc, YNotebook) or not self.rooms.has_file(room_id):  # the room is gone
+                self.saves.forget(room_id)
                 self._retries.pop(room_id, None)
                 continue
-            if await self._save(room_id, doc, ext.file_loaders[file_id].path):
+            if await self._save(room_id, doc, self.rooms.path_of(room_id) or room_id):
                 self._retries.pop(room_id, None)
             else:
                 retry.failed(time.monotonic())
 
     async def _close_room(self, room_id: str, owned: _OwnedRoom) -> None:
-        ext = self._ydoc_ext
-        server = ext.ywebsocket_server
         self._closing.add(room_id)
         try:
-            doc = await ext.get_document(room_id=room_id, copy=False, create=False)
-            async with ext._room_locks[room_id]:  # the lock jupyter_server_ydoc takes to open/close rooms
+            doc = await self.rooms.document(room_id, create=False)
+            async with self.rooms.lock(room_id):
                 if self._owned.get(room_id) is owned:
                     del self._owned[room_id]
-                room = server.rooms.get(room_id)
-                if room is None or doc is None:
+                if not isinstance(doc, YNotebook) or not self.rooms.exists(room_id):
                     return
-                if room.clients or room.cleaner is not None:
+                if self.rooms.browser_joined(room_id):
                     # A browser joined (and may have left): the room is jupyter_server_ydoc's to close,
                     # after its autosave has written what the browser and the agent did.
                     return
                 if owned.in_use:  # used again while waiting for the lock
                     self._owned.setdefault(room_id, owned)
                     return
-                unsaved = self.saves.failure(self._file_id(room_id)) is not None
+                unsaved = self.saves.failure(room_id) is not None
                 if (owned.edited or unsaved) and not await self._save(room_id, doc, owned.path):
                     # Closing would lose the changes: keep the room, and try again later.
                     self._owned.setdefault(room_id, owned)
@@ -293,53 +245,44 @@ class LiveNotebooks:
                     return
                 self._retries.pop(room_id, None)
                 self.log.info("MCP: closing idle notebook room %s (%s)", room_id, owned.path)
-                await server.delete_room(room=room)
-            file_id = self._file_id(room_id)
-            loaders = ext.file_loaders
-            if file_id in loaders and loaders[file_id].number_of_subscriptions == 0:
-                await loaders.remove(file_id)
+                await self.rooms.delete(room_id)
+            await self.rooms.release_file(room_id)
         finally:
             self._closing.discard(room_id)
 
-    @staticmethod
-    def _file_id(room_id: str) -> str:
-        return room_id.split(":", 2)[2]
-
     async def _save(self, room_id: str, doc: YNotebook, path: str) -> bool:
-        """Write the document through the room's file loader, the way the room's autosave does.
+        """Write the document to its file, the way the room's autosave does.
 
         True when the document is on disk (or the file changed on disk meanwhile: the room
         then takes the file's content, as jupyter_server_ydoc does).
         """
-        loader = self._ydoc_ext.file_loaders[self._file_id(room_id)]
-        self.saves.watch(loader)
-        return await self._write(loader, path, doc.get())
+        self.rooms.watch_saves(room_id, self.saves.outcome)
+        return await self._write(room_id, self.rooms.file_writer(room_id), path, doc.get())
 
-    async def _write(self, loader: Any, path: str, content: dict[str, Any]) -> bool:
+    async def _write(self, room_id: str, write: FileWriter, path: str, content: dict[str, Any]) -> bool:
         try:
-            await loader.maybe_save_content({"format": "json", "type": "notebook", "content": content})
-        except OutOfBandChanges:
-            self.log.warning("MCP: did not save %s: the file changed on disk meanwhile", path)
-            return True
+            written = await write(content)
         except Exception as error:  # recorded by the save watch
             self.log.debug("MCP: saving %s failed: %r", path, error)
             return False
-        return self.saves.failure(loader.file_id) is None
+        if not written:
+            self.log.warning("MCP: did not save %s: the file changed on disk meanwhile", path)
+            return True
+        return self.saves.failure(room_id) is None
 
     async def stop(self) -> None:
         """Save agent edits of rooms opened here (server shutdown), then stop the reaper."""
         # Snapshot before the first await: jupyter_server_ydoc stops its rooms concurrently.
         pending = []
         for room_id, owned in self._owned.items():
-            unsaved = self.saves.failure(self._file_id(room_id)) is not None
+            unsaved = self.saves.failure(room_id) is not None
             if (owned.edited or unsaved) and owned.doc is not None:
-                loader = self._ydoc_ext.file_loaders[self._file_id(room_id)]
-                pending.append((loader, owned.path, owned.doc.get()))
+                pending.append((room_id, self.rooms.file_writer(room_id), owned.path, owned.doc.get()))
         self._owned.clear()
         if self._reaper is not None:
             self._reaper.cancel()
-        for loader, path, content in pending:
-            if not await self._write(loader, path, content):
+        for room_id, write, path, content in pending:
+            if not await self._write(room_id, write, path, content):
                 self.log.error("MCP: the changes to %s are lost: they could not be saved before the server stopped",
                                path)
 
