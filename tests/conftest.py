@@ -4,22 +4,21 @@ enabled, listening on a real port, and the official MCP SDK client connected to 
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx2
-import nbformat
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+# KERNELSPEC and read_disk are re-exported: tests written before support.py import them from here.
+from support import KERNELSPEC, read_disk, write_notebook  # noqa: F401
+
 # peer: the `browser` fixture (a pycrdt peer); lab_browser: a JupyterLab process and Chromium
 pytest_plugins = ["pytest_jupyter.jupyter_server", "peer", "lab_browser"]
-
-KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
 @pytest.fixture
@@ -110,23 +109,9 @@ def make_notebook(jp_root_dir: Path) -> Callable[..., str]:
     """Write a notebook under the server root; cells are (type, source) pairs. Returns its path."""
 
     def make(path: str, cells: list[tuple[str, str]] = (), **metadata: Any) -> str:
-        nb = nbformat.v4.new_notebook()
-        nb.metadata["kernelspec"] = dict(KERNELSPEC)
-        nb.metadata.update(metadata)
-        for cell_type, source in cells:
-            new = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
-                   "raw": nbformat.v4.new_raw_cell}[cell_type]
-            nb.cells.append(new(source))
-        file = jp_root_dir / path
-        file.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, file)
-        return path
+        return write_notebook(jp_root_dir, path, cells, **metadata)
 
     return make
-
-
-def read_disk(root: Path, path: str) -> dict[str, Any]:
-    return json.loads((root / path).read_text())
 
 
 async def login_with_cookie(http: httpx2.AsyncClient, server_url: str, token: str) -> str:

@@ -1,7 +1,7 @@
 """Helpers shared by the execution tests (test_execution*.py): reading a running cell the way a
 browser sees it (through the pycrdt peer of test_live_editing), the notebook's Jupyter sessions
-as JupyterLab sees them (REST), a person running code on the kernel's websocket, polling with
-deadlines, and tiny image files."""
+as JupyterLab sees them (REST), a person running code on the kernel's websocket, and tiny image
+files."""
 
 from __future__ import annotations
 
@@ -9,15 +9,13 @@ import asyncio
 import base64
 import json
 import struct
-import time
 import uuid
 import zlib
-from collections.abc import Callable
 from typing import Any
 
 import httpx2
 import websockets
-
+from support import eventually
 
 # -- what the browser (peer) sees -------------------------------------------------------------------
 
@@ -63,19 +61,8 @@ def count_of(cell: dict[str, Any] | None) -> int | None:
     return None if value is None else int(value)  # Y numbers are floats
 
 
-# -- waiting -------------------------------------------------------------------------------------------
-
-
-async def until(predicate: Callable[[], Any], what: str, timeout: float = 10.0, interval: float = 0.02) -> Any:
-    """Poll ``predicate`` until it returns something true (returned), failing after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting until {what}")
-        await asyncio.sleep(interval)
+# The polling helper of support.py, under the name tests written before it use.
+until = eventually
 
 
 # -- Jupyter sessions, as JupyterLab asks for them ----------------------------------------------------------

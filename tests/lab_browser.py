@@ -3,32 +3,30 @@ Debian's headless Chromium driven by Playwright (never a downloaded browser)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import http.server
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx2
-import nbformat
 import pytest
-from conftest import KERNELSPEC, call
+from conftest import call
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from playwright.async_api import Browser, Page, async_playwright
+from support import eventually, free_port, write_notebook
 
 import jupyter_mcp_ext
-from playwright.async_api import Browser, Page, async_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -65,12 +63,6 @@ OPENER_PAGE = """<!doctype html>
 </script>
 </body></html>
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -119,15 +111,8 @@ class Lab:
         return self.base.rstrip("/")
 
     def notebook(self, path: str, cells: list[tuple[str, str]] = ()) -> str:
-        """Write a notebook (with a kernelspec: without one Lab asks for a kernel in a modal dialog)."""
-        nb = nbformat.v4.new_notebook(metadata={"kernelspec": dict(KERNELSPEC)})
-        for cell_type, source in cells:
-            maker = nbformat.v4.new_code_cell if cell_type == "code" else nbformat.v4.new_markdown_cell
-            nb.cells.append(maker(source))
-        file = self.root / path
-        file.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, file)
-        return path
+        """Write a notebook under Lab's root; cells are (type, source) pairs. Returns its path."""
+        return write_notebook(self.root, path, cells)
 
     def lab_url(self, path: str = "", *, workspace: str, token: bool = True) -> str:
         """JupyterLab in a workspace of its own (``?reset``: no tabs restored from earlier tests)."""
@@ -161,13 +146,11 @@ class Lab:
     async def wait_for_current(self, client: Client, path: str, timeout: float = 5.0) -> float:
         """Seconds until path-less tool calls act on ``path``; fails after ``timeout``."""
         started = time.monotonic()
-        seen = None
-        while time.monotonic() - started < timeout:
-            seen = await self.current_notebook(client)
-            if seen == path:
-                return time.monotonic() - started
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"path-less tool calls act on {seen!r}, not {path!r}, after {timeout} s")
+        await eventually(
+            lambda: self.current_notebook(client), f"path-less tool calls act on {path!r}",
+            until=lambda seen: seen == path, timeout=timeout, interval=0.1,
+        )
+        return time.monotonic() - started
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +183,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, platform: StaticSite) -> Itera
     (settings / "overrides.json").write_text(
         '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}'
     )
-    port, token = free_port(), secrets.token_hex(16)
+    port, token = free_port(HOST), secrets.token_hex(16)
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
@@ -255,20 +238,6 @@ async def chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
-
-
-T = TypeVar("T")
-
-
-async def eventually(probe: Callable[[], Awaitable[T]], *, timeout: float = 10.0, what: str = "") -> T:
-    """The first truthy value of ``probe()``, polled until ``timeout`` (server state lags UI actions)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what or probe}"
-        await asyncio.sleep(0.1)
 
 
 async def prepare(client: Client, path: str) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from urllib.parse import urlencode
 
 import pytest
 from conftest import call
-from lab_browser import Lab, StaticSite, chromium, eventually, prepare
+from lab_browser import Lab, StaticSite, chromium, prepare
 from playwright.async_api import Frame, Page
+from support import eventually
 
 ACTIVE_TAB = "#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel"
 
@@ -54,7 +55,7 @@ async def test_iframe_src_tab_click_and_post_message_move_the_agents_context(lab
         took = await lab.wait_for_current(client, "b.ipynb", timeout=5)
         print(f"iframe src a -> b: path-less calls act on b after {took:.2f} s")
         frame = await lab_frame(page)
-        assert await eventually(lambda: active_tab(frame)) == "b.ipynb"
+        assert await eventually(lambda: active_tab(frame), "an active tab") == "b.ipynb"
 
         # Opening by postMessage: no reload (a mark left in the frame's window survives).
         await eventually(lambda: _ready_count(page, 2), what="the reloaded frame's ready message")

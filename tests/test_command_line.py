@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -12,16 +11,11 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from support import free_port
 
 import jupyter_mcp_ext
 
 ORIGINS = "--MCPExtensionApp.allowed_frame_origins"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(tmp_path: Path, *options: str) -> tuple[subprocess.Popen, str, str]:

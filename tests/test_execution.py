@@ -14,14 +14,13 @@ import contextlib
 import time
 
 import pytest
-from mcp import MCPError
-
 from conftest import call
 from execution_helpers import (
-    count_of, output_texts, peer_cell, rest, result_texts, sessions_of, stream_text, structured_texts, until,
+    count_of, output_texts, peer_cell, rest, result_texts, sessions_of, stream_text, structured_texts,
 )
+from mcp import MCPError
+from support import eventually
 from tool_helpers import wait_for_disk
-
 
 SLOW_PRINT = "import time\nfor i in range(5):\n    print(f'line {i}', flush=True)\n    time.sleep(0.3)\n"
 FIVE_LINES = "".join(f"line {i}\n" for i in range(5))
@@ -37,7 +36,7 @@ async def test_browser_sees_the_cell_running_its_output_growing_line_by_line_the
     path = make_notebook("slow.ipynb", [("code", "x = 1")])
     async with browser(path) as peer, mcp_client() as client:
         running = asyncio.create_task(call(client, "insert_execute_code_cell", notebook_path=path, source=SLOW_PRINT))
-        await until(lambda: len(peer.cell_ids()) == 2, "the browser sees the new cell")
+        await eventually(lambda: len(peer.cell_ids()) == 2, "the browser sees the new cell")
         cell_id = peer.cell_ids()[1]
         # What the browser shows, each time it changes: (execution_state, execution_count, stdout).
         seen: list[tuple[str | None, int | None, str]] = []
@@ -48,7 +47,7 @@ async def test_browser_sees_the_cell_running_its_output_growing_line_by_line_the
                 seen.append(state)
             await asyncio.sleep(0.01)
         result = await running
-        final = await until(
+        final = await eventually(
             lambda: (c := peer_cell(peer, cell_id)) and c.get("execution_state") == "idle" and c,
             "the browser sees the cell idle",
         )
@@ -157,9 +156,9 @@ async def test_cancelled_call_interrupts_the_kernel_and_leaves_the_cell_idle(
             task = asyncio.create_task(
                 client.call_tool("insert_execute_code_cell", {"notebook_path": path, "source": SLEEP_30})
             )
-            await until(lambda: len(peer.cell_ids()) == 2 and stream_text(peer_cell(peer, peer.cell_ids()[1])) == ""
-                        and peer_cell(peer, peer.cell_ids()[1]).get("execution_state") == "running",
-                        "the browser sees the cell running")
+            await eventually(lambda: len(peer.cell_ids()) == 2 and stream_text(peer_cell(peer, peer.cell_ids()[1])) == ""
+                             and peer_cell(peer, peer.cell_ids()[1]).get("execution_state") == "running",
+                             "the browser sees the cell running")
             await asyncio.sleep(0.5)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -169,7 +168,7 @@ async def test_cancelled_call_interrupts_the_kernel_and_leaves_the_cell_idle(
         started = time.monotonic()
         after = await call(client, "insert_execute_code_cell", notebook_path=path, source="kept + '!'", timeout=20)
         elapsed = time.monotonic() - started
-        cancelled = await until(
+        cancelled = await eventually(
             lambda: (c := peer_cell(peer, cancelled_id)) and c.get("execution_state") == "idle" and c,
             "the browser sees the cancelled cell idle", timeout=5,
         )
@@ -192,11 +191,11 @@ async def test_an_output_that_arrived_just_before_a_cancellation_stays_in_the_ce
         await call(client, "execute_cell", notebook_path=path, cell_index=0)  # the kernel is up
         arguments = {"notebook_path": path, "source": source}
         task = asyncio.create_task(client.call_tool("insert_execute_code_cell", arguments))
-        await until(printed.exists, "the cell printed", interval=0.002)
+        await eventually(printed.exists, "the cell printed", interval=0.002)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        cancelled = await until(
+        cancelled = await eventually(
             lambda: len(peer.cell_ids()) == 2 and (c := peer_cell(peer, peer.cell_ids()[1]))
             and c.get("execution_state") == "idle" and c,
             "the browser sees the cancelled cell idle",
@@ -217,16 +216,16 @@ async def test_a_cancelled_run_keeps_its_execution_count_in_the_cell_and_on_disk
         task = asyncio.create_task(
             client.call_tool("insert_execute_code_cell", {"notebook_path": path, "source": SLEEP_30})
         )
-        await until(lambda: len(peer.cell_ids()) == 2
-                    and peer_cell(peer, peer.cell_ids()[1]).get("execution_state") == "running",
-                    "the browser sees the cell running")
+        await eventually(lambda: len(peer.cell_ids()) == 2
+                         and peer_cell(peer, peer.cell_ids()[1]).get("execution_state") == "running",
+                         "the browser sees the cell running")
         await asyncio.sleep(0.5)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         cancelled_id = peer.cell_ids()[1]
-        live = await until(lambda: (c := peer_cell(peer, cancelled_id)) and c.get("execution_state") == "idle" and c,
-                           "the browser sees the cancelled cell idle")
+        live = await eventually(lambda: (c := peer_cell(peer, cancelled_id)) and c.get("execution_state") == "idle" and c,
+                                "the browser sees the cancelled cell idle")
         disk = await wait_for_disk(jp_root_dir, path, lambda nb: len(nb["cells"]) == 2 and nb["cells"][1]["outputs"])
 
     assert any("KeyboardInterrupt" in text for text in output_texts(live)), live
@@ -275,7 +274,7 @@ async def test_kernel_death_mid_run_is_reported_and_restart_kernel_recovers(
         dead_id = result["cell_id"]
 
         cells = (await call(client, "read_all_cells", notebook_path=path))["cells"]
-        dead_cell = await until(
+        dead_cell = await eventually(
             lambda: (c := peer_cell(peer, dead_id)) and c.get("execution_state") == "idle" and c,
             "the browser sees the cell idle (not [*] forever)", timeout=5,
         )
@@ -352,9 +351,9 @@ async def test_person_deleting_the_running_cell_gets_outputs_into_no_other_cell(
         running = asyncio.create_task(client.call_tool(
             "insert_execute_code_cell", {"notebook_path": path, "cell_index": 1, "source": source, "timeout": 30}
         ))
-        await until(lambda: len(peer.cell_ids()) == 3, "the browser sees the new cell")
+        await eventually(lambda: len(peer.cell_ids()) == 3, "the browser sees the new cell")
         running_id = peer.cell_ids()[1]
-        await until(lambda: stream_text(peer_cell(peer, running_id)) == "started\n", "the browser sees 'started'")
+        await eventually(lambda: stream_text(peer_cell(peer, running_id)) == "started\n", "the browser sees 'started'")
         with peer.nb.ydoc.transaction(origin="human"):
             del peer.nb.ycells[peer.cell_ids().index(running_id)]
         result = await running
@@ -382,15 +381,15 @@ async def test_person_clearing_the_running_cells_outputs_still_sees_the_later_ou
     source = "import time\nfor i in range(6):\n    print(i, flush=True)\n    time.sleep(0.3)\n"
     async with browser(path) as peer, mcp_client() as client:
         running = asyncio.create_task(call(client, "insert_execute_code_cell", notebook_path=path, source=source))
-        await until(lambda: len(peer.cell_ids()) == 2, "the browser sees the new cell")
+        await eventually(lambda: len(peer.cell_ids()) == 2, "the browser sees the new cell")
         cell_id = peer.cell_ids()[1]
-        await until(lambda: "1\n" in stream_text(peer_cell(peer, cell_id)), "the browser sees two lines")
+        await eventually(lambda: "1\n" in stream_text(peer_cell(peer, cell_id)), "the browser sees two lines")
         (ycell,) = [c for c in peer.nb.ycells if c.get("id") == cell_id]
         with peer.nb.ydoc.transaction(origin="human"):
             ycell["outputs"].clear()  # JupyterLab's "Clear Cell Output" while the cell runs
         result = await running
-        live = await until(lambda: (c := peer_cell(peer, cell_id)) and c.get("execution_state") == "idle" and c,
-                           "the browser sees the cell idle")
+        live = await eventually(lambda: (c := peer_cell(peer, cell_id)) and c.get("execution_state") == "idle" and c,
+                                "the browser sees the cell idle")
         await asyncio.sleep(0.3)
         live = peer_cell(peer, cell_id)
 

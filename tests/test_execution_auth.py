@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import httpx2
 import pytest
-from conftest import call, call_error, read_disk
+from conftest import call, call_error
 from jupyter_server.auth import Authorizer
+from support import read_disk
 
 
 class RunExistingKernelsAuthorizer(Authorizer):

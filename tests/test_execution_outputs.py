@@ -10,11 +10,11 @@ import re
 import time
 
 import pytest
-
 from conftest import call, call_error
 from execution_helpers import (
-    TINY_JPEG, count_of, peer_cell, result_texts, stream_text, structured_texts, tiny_png, until,
+    TINY_JPEG, count_of, peer_cell, result_texts, stream_text, structured_texts, tiny_png,
 )
+from support import eventually
 from tool_helpers import wait_for_disk
 
 # -- 8. progress -----------------------------------------------------------------------------------------
@@ -148,8 +148,8 @@ async def test_huge_output_is_capped_in_the_result_while_the_notebook_keeps_ever
         result = await client.call_tool("insert_execute_code_cell", {"notebook_path": path, "source": source})
         assert not result.is_error, result.content[0].text
         cell_id = result.structured_content["cell_id"]
-        live = await until(lambda: (c := peer_cell(peer, cell_id)) and c.get("execution_state") == "idle" and c,
-                           "the browser sees the cell idle")
+        live = await eventually(lambda: (c := peer_cell(peer, cell_id)) and c.get("execution_state") == "idle" and c,
+                                "the browser sees the cell idle")
         on_disk = await wait_for_disk(
             jp_root_dir, path,
             lambda nb: any("".join(o.get("text", "")) == expected for c in nb["cells"] for o in c.get("outputs", [])),
@@ -324,11 +324,11 @@ async def test_interrupt_kernel_without_a_kernel_is_a_clear_error_and_with_one_s
         running = asyncio.create_task(call(client, "insert_execute_code_cell", notebook_path=path,
                                            source="import time\nprint('go', flush=True)\ntime.sleep(30)"))
         # The user (here another agent) presses stop once the cell has started.
-        deadline = time.monotonic() + 15
-        while not any(o["text"] == "go\n" for c in (await call(other, "read_all_cells", notebook_path=path))["cells"]
-                      for o in c.get("outputs") or []):
-            assert time.monotonic() < deadline, "the cell never printed 'go'"
-            await asyncio.sleep(0.05)
+        await eventually(
+            lambda: call(other, "read_all_cells", notebook_path=path), "the cell to print 'go'",
+            until=lambda seen: any(o["text"] == "go\n" for c in seen["cells"] for o in c.get("outputs") or []),
+            timeout=15, interval=0.05,
+        )
         started = time.monotonic()
         interrupted = await call(other, "interrupt_kernel", notebook_path=path)
         result = await running
@@ -355,8 +355,8 @@ async def test_clear_output_wait_and_display_updates_end_with_the_right_outputs_
         cleared = await call(client, "insert_execute_code_cell", notebook_path=path, source=clear_wait)
         updated = await call(client, "insert_execute_code_cell", notebook_path=path, source=update)
         live = [
-            await until(lambda i=cell_id: (c := peer_cell(peer, i)) and c.get("execution_state") == "idle" and c,
-                        "the browser sees the cell idle")
+            await eventually(lambda i=cell_id: (c := peer_cell(peer, i)) and c.get("execution_state") == "idle" and c,
+                             "the browser sees the cell idle")
             for cell_id in (cleared["cell_id"], updated["cell_id"])
         ]
 

@@ -7,7 +7,8 @@ import asyncio
 from urllib.parse import quote
 
 from conftest import call
-from execution_helpers import rest, result_texts, structured_texts, until
+from execution_helpers import rest, result_texts, structured_texts
+from support import eventually
 from tool_helpers import wait_for_disk
 
 # Prints, says so (a file the test waits for), then runs on long enough for the rename to land mid-run.
@@ -21,7 +22,7 @@ async def _run_while(client, path: str, jp_root_dir, change) -> dict:
     running = asyncio.create_task(client.call_tool(
         "insert_execute_code_cell", {"notebook_path": path, "source": SLOW, "timeout": 30}
     ))
-    await until((jp_root_dir / "printed").exists, "the cell printed")
+    await eventually((jp_root_dir / "printed").exists, "the cell printed")
     await change()
     return await running
 

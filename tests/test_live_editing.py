@@ -12,15 +12,14 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
+from conftest import call
 from pycrdt import Text
-
-from conftest import call, read_disk
+from support import eventually, read_disk
 
 # -- the server side -------------------------------------------------------------------------------
 
@@ -68,29 +67,8 @@ def server(jp_serverapp, jp_root_dir: Path) -> Server:
     return Server(jp_serverapp, jp_root_dir)
 
 
-async def eventually(predicate: Callable[[], bool], what: str, timeout: float = 10.0, interval: float = 0.02) -> None:
-    """Poll ``predicate`` until it holds, failing after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting until {what}")
-        await asyncio.sleep(interval)
-
-
 async def server_source(client: Any, path: str, cell_id: str) -> str:
     return (await call(client, "read_cell", notebook_path=path, cell_id=cell_id))["cell"]["source"]
-
-
-async def eventually_server_source(client: Any, path: str, cell_id: str, predicate: Callable[[str], bool],
-                                   timeout: float = 10.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        source = await server_source(client, path, cell_id)
-        if predicate(source):
-            return source
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the server's cell {cell_id} never got there: {source!r}")
-        await asyncio.sleep(0.02)
 
 
 # -- 1. latency ----------------------------------------------------------------------------------
@@ -160,7 +138,9 @@ async def test_agent_edit_cell_source_and_human_typing_in_the_same_cell_both_kep
 
         expected = "a = 100\nb = 2\n# human\n"
         await peer.wait_until(lambda: peer.source(cell_id) == expected)
-        assert await eventually_server_source(client, path, cell_id, lambda s: "# human" in s) == expected
+        typed = await eventually(lambda: server_source(client, path, cell_id), "the server has the typing",
+                                 until=lambda source: "# human" in source)
+        assert typed == expected
         # The agent's change reached the browser as an insertion of "00" only: the human's text
         # (and cursor) around it was never deleted and re-inserted.
         assert not [op for op in deltas if "delete" in op], deltas
@@ -184,7 +164,9 @@ async def test_agent_overwrite_of_first_line_keeps_concurrent_human_typing_at_th
 
         expected = "a = 100\nb = 2\n# human\n"
         await peer.wait_until(lambda: peer.source(cell_id) == expected)
-        assert await eventually_server_source(client, path, cell_id, lambda s: "# human" in s) == expected
+        typed = await eventually(lambda: server_source(client, path, cell_id), "the server has the typing",
+                                 until=lambda source: "# human" in source)
+        assert typed == expected
         assert not [op for op in deltas if "delete" in op], deltas
 
 
@@ -211,7 +193,9 @@ async def test_agent_edit_by_cell_id_lands_in_that_cell_after_human_inserts_cell
             peer.insert_cell(0, "# human 1")
             peer.insert_cell(1, "# human 2")
             if concurrency == "synced":
-                await eventually_server_source(client, path, peer.cell_ids()[1], lambda s: s == "# human 2")
+                human_2 = peer.cell_ids()[1]
+                await eventually(lambda: server_source(client, path, human_2), "the server has the cells",
+                                 until=lambda source: source == "# human 2")
             edited = await call(client, "overwrite_cell_source", notebook_path=path, cell_id=target_id,
                                 source="target = 200")
             replaced = await call(client, "edit_cell_source", notebook_path=path, cell_id=target_id,
@@ -357,7 +341,8 @@ async def test_human_edits_in_a_room_the_agent_opened_reach_disk_after_the_brows
             joined_the_agents_room = server.rooms.get(room_id) is room
             (cell_id,) = peer.cell_ids()
             peer.type_at_end(cell_id, "  # human")
-            await eventually_server_source(client, path, cell_id, lambda s: s == "x = 1  # human")
+            await eventually(lambda: server_source(client, path, cell_id), "the server has the human's edit",
+                             until=lambda source: source == "x = 1  # human")
         left_before_closing = server.rooms.get(room_id) is room
 
         def human_edit_on_disk() -> bool:

@@ -8,7 +8,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,19 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2
-import jupyter_mcp_ext
-import nbformat
-from conftest import KERNELSPEC, call
+from conftest import call
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from support import free_port, write_notebook
+
+import jupyter_mcp_ext
 
 BAD_LOG_LINES = ("Traceback", "Task was destroyed", "was never retrieved", "Exception in callback", "[E ")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -96,9 +90,7 @@ async def jupyter_server(tmp_path: Path, root: Path, *options: str) -> AsyncIter
 async def test_server_announces_mcp_and_shuts_down_cleanly_with_agent_edits_saved(tmp_path: Path):
     root = tmp_path / "root"
     root.mkdir()
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": KERNELSPEC})
-    nb.cells.append(nbformat.v4.new_markdown_cell("# Before"))
-    nbformat.write(nb, root / "a.ipynb")
+    write_notebook(root, "a.ipynb", [("markdown", "# Before")])
     # Autosave would come too late: the shutdown itself must write the agent's edit.
     async with jupyter_server(tmp_path, root, "--YDocExtension.document_save_delay=60") as server:
         async with server.mcp(mode="legacy") as client:
@@ -122,7 +114,7 @@ async def test_sigterm_stops_the_server_within_seconds_while_list_notebooks_walk
     for group in range(60):
         for folder in range(50):
             (root / f"g{group:02}" / f"f{folder:02}").mkdir(parents=True)
-    nbformat.write(nbformat.v4.new_notebook(), root / "g59" / "f49" / "deep.ipynb")
+    write_notebook(root, "g59/f49/deep.ipynb")
     async with jupyter_server(tmp_path, root) as server:
         async with server.mcp() as client:
             walking = asyncio.create_task(client.call_tool("list_notebooks", {}))

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from support import eventually
 from tool_helpers import wait_for_disk
 
 SOAK_SECONDS = float(os.environ.get("MCP_SOAK_SECONDS", "15"))
@@ -192,10 +193,8 @@ async def test_a_person_typing_while_two_agents_edit_move_and_run_loses_nothing_
         def peer_cells() -> list[tuple[str, str, str]]:
             return [(str(c["id"]), str(c["cell_type"]), str(c["source"])) for c in peer.nb.ycells]
 
-        converge_by = time.monotonic() + 10
-        while (live := await server_cells()) != peer_cells() and time.monotonic() < converge_by:
-            await asyncio.sleep(0.1)
-        assert live == peer_cells(), "the browser and the server disagree"
+        live = await eventually(server_cells, "the browser and the server to agree",
+                                until=lambda seen: seen == peer_cells(), timeout=10, interval=0.1)
         disk = await wait_for_disk(jp_root_dir, PATH, lambda nb: _cells(nb) == live, timeout=10)
 
     errors = [error for agent in agents for error in agent.errors]

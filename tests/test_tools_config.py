@@ -9,7 +9,8 @@ from typing import Any
 import nbformat
 import pytest
 from conftest import call_error
-from tool_helpers import ALL_TOOLS, invoke, invoke_text, write_notebook_with_outputs
+from support import write_notebook
+from tool_helpers import ALL_TOOLS, invoke, invoke_text
 
 MAX_OUTPUT_CHARS = 80
 
@@ -29,7 +30,7 @@ TRACEBACK = [
 
 
 def outputs_notebook(root) -> str:
-    return write_notebook_with_outputs(root, "out.ipynb", [
+    return write_notebook(root, "out.ipynb", [
         nbformat.v4.new_markdown_cell("# Outputs"),
         nbformat.v4.new_code_cell("for i in range(50): print(f'line {i:03d}')\n6 * 7\nshow()\n1/0", execution_count=5,
                                   outputs=[

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-from conftest import call_error, read_disk
-from tool_helpers import disk_sources, invoke, invoke_text, wait_for_disk, write_notebook_with_outputs
+from conftest import call_error
+from support import read_disk, write_notebook
+from tool_helpers import disk_sources, invoke, invoke_text, wait_for_disk
 
 
 async def test_append_cells_reach_reads_and_disk(mcp_client, make_notebook, jp_root_dir):
@@ -62,7 +63,7 @@ async def test_insert_cell_at_start_middle_and_end(mcp_client, make_notebook, jp
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_overwrite_and_edit_cell_source(mcp_client, jp_root_dir, mode):
     stream = nbformat.v4.new_output("stream", text="3\n")
-    write_notebook_with_outputs(jp_root_dir, "src.ipynb", [
+    write_notebook(jp_root_dir, "src.ipynb", [
         nbformat.v4.new_code_cell("x = 1\ny = 2\nprint(x + y)", execution_count=1, outputs=[stream]),
         nbformat.v4.new_markdown_cell("# Title\nold words, old ideas"),
     ])
@@ -134,7 +135,7 @@ async def test_delete_one_or_several_cells(mcp_client, make_notebook, jp_root_di
 
 
 async def test_move_cell_keeps_id_source_and_outputs(mcp_client, jp_root_dir):
-    write_notebook_with_outputs(jp_root_dir, "mv.ipynb", [
+    write_notebook(jp_root_dir, "mv.ipynb", [
         nbformat.v4.new_code_cell("print('a')", execution_count=4,
                                   outputs=[nbformat.v4.new_output("stream", text="a\n")]),
         nbformat.v4.new_markdown_cell("b"),
@@ -169,7 +170,7 @@ async def test_clear_cell_output_one_cell_or_all(mcp_client, jp_root_dir):
             nbformat.v4.new_output("stream", text=f"{source}\n"),
             nbformat.v4.new_output("execute_result", data={"text/plain": str(n)}, execution_count=n),
         ])
-    write_notebook_with_outputs(jp_root_dir, "clr.ipynb", [
+    write_notebook(jp_root_dir, "clr.ipynb", [
         run("a", 1), nbformat.v4.new_markdown_cell("text"), run("b", 2), run("c", 3)
     ])
     ids = [cell["id"] for cell in read_disk(jp_root_dir, "clr.ipynb")["cells"]]

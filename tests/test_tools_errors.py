@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 
-import nbformat
 import pytest
-from conftest import call_error, read_disk
+from conftest import call_error
+from support import read_disk, write_notebook
 from tool_helpers import ALL_TOOLS, invoke, wait_for_disk
 
 
@@ -106,8 +106,7 @@ async def test_notebook_fixed_on_disk_after_a_load_error_is_read_again(mcp_clien
 async def test_paths_leaving_the_root_are_refused(mcp_client, make_notebook, jp_root_dir, tmp_path):
     make_notebook("inside.ipynb", [("code", "x")])
     outside = tmp_path / "outside"
-    outside.mkdir()
-    nbformat.write(nbformat.v4.new_notebook(), outside / "secret.ipynb")
+    write_notebook(outside, "secret.ipynb")
     os.symlink(outside, jp_root_dir / "escape")
     os.symlink(outside / "secret.ipynb", jp_root_dir / "secret-link.ipynb")
     os.symlink(jp_root_dir / "inside.ipynb", jp_root_dir / "alias.ipynb")  # stays inside: fine

@@ -8,7 +8,8 @@ from urllib.parse import quote
 import jsonschema
 import nbformat
 import pytest
-from conftest import KERNELSPEC, call_error, read_disk
+from conftest import call_error
+from support import KERNELSPEC, read_disk, write_notebook
 from tool_helpers import (
     ALL_TOOLS,
     cookieless_client,
@@ -18,7 +19,6 @@ from tool_helpers import (
     invoke,
     invoke_text,
     wait_for_disk,
-    write_notebook_with_outputs,
 )
 
 BASE_URL = "/a%40b/"  # pytest-jupyter's jp_base_url
@@ -95,8 +95,7 @@ async def test_list_notebooks_recursive_sorted_paged(mcp_client, make_notebook, 
         make_notebook(path)
     (jp_root_dir / "notes.txt").write_text("not a notebook")
     outside = tmp_path / "outside"
-    outside.mkdir()
-    nbformat.write(nbformat.v4.new_notebook(), outside / "secret.ipynb")
+    write_notebook(outside, "secret.ipynb")
     os.symlink(outside, jp_root_dir / "escape")
 
     async with mcp_client() as client:
@@ -347,7 +346,7 @@ async def test_read_all_cells_and_read_cell(mcp_client, jp_root_dir, mode):
         nbformat.v4.new_raw_cell("raw stuff"),
         nbformat.v4.new_code_cell("pass"),
     ]
-    write_notebook_with_outputs(jp_root_dir, "r.ipynb", cells)
+    write_notebook(jp_root_dir, "r.ipynb", cells)
     ids = [cell["id"] for cell in read_disk(jp_root_dir, "r.ipynb")["cells"]]
 
     async with mcp_client(mode) as client:
@@ -383,7 +382,7 @@ async def test_read_notebook_pages_brief_and_detailed(mcp_client, jp_root_dir):
     cells = [nbformat.v4.new_markdown_cell(f"# Part {i}\nbody {i}") for i in range(4)]
     cells.append(nbformat.v4.new_code_cell("print('hi')\nprint('there')",
                                            outputs=[nbformat.v4.new_output("stream", text="hi\nthere\n")]))
-    write_notebook_with_outputs(jp_root_dir, "p.ipynb", cells)
+    write_notebook(jp_root_dir, "p.ipynb", cells)
 
     async with mcp_client() as client:
         page = await invoke(client, "read_notebook", notebook_path="p.ipynb", limit=2)

@@ -3,20 +3,18 @@ checking what a user of its result relies on, waiting for the notebook file on d
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import http.cookiejar as http_cookiejar
 import json
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import jsonschema
-import nbformat
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from support import eventually, read_disk, write_notebook
 
 ALL_TOOLS = {
     "list_notebooks", "create_notebook", "prepare_notebook", "get_notebook_info", "read_all_cells",
@@ -77,31 +75,17 @@ def disk_sources(nb: dict[str, Any]) -> list[tuple[str, str]]:
 async def wait_for_disk(
     root: Path, path: str, check: Callable[[dict[str, Any]], bool], timeout: float = 10.0
 ) -> dict[str, Any]:
-    """Poll the .ipynb file until ``check(notebook_json)`` holds; fail with the last content seen."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            last = json.loads((root / path).read_text())
-            if check(last):
-                return last
-        except (FileNotFoundError, json.JSONDecodeError):  # not written yet / written meanwhile
-            pass
-        except (LookupError, TypeError):  # the check looked for cells that are not there yet
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path} on disk never reached the expected state; last content: {last}")
-        await asyncio.sleep(0.05)
+    """The .ipynb file's JSON once ``check(notebook_json)`` holds; fails with the last content seen."""
+    return await eventually(
+        lambda: read_disk(root, path), f"{path} on disk reaches the expected state", until=check,
+        timeout=timeout, interval=0.05,
+        # not written yet / written meanwhile / the check looked for cells that are not there yet
+        ignoring=(FileNotFoundError, json.JSONDecodeError, LookupError, TypeError),
+    )
 
 
-def write_notebook_with_outputs(root: Path, path: str, cells: list[nbformat.NotebookNode]) -> str:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    nb.cells = cells
-    file = root / path
-    file.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, file)
-    return path
+# The notebook writer of support.py, under the name tests written before it use.
+write_notebook_with_outputs = write_notebook
 
 
 @contextlib.asynccontextmanager
