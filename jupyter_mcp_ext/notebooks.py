@@ -84,7 +84,9 @@ class LiveNotebooks:
         self._closing: set[str] = set()  # room ids being saved and deleted here
         self._retries: dict[str, _SaveRetry] = {}  # by room id: rooms whose changes are not on disk
         self._reaper: asyncio.Task | None = None
-        self.saves = SaveWatch(contents_manager, log)
+        self._stopped = False
+        # A failed save starts the reaper, which saves again: also for a room a browser opened.
+        self.saves = SaveWatch(contents_manager, log, on_failure=self._ensure_reaper)
 
     def room_state(self, path: str) -> tuple[bool, int]:
         """(is the notebook's room in memory, how many browser connections it has)."""
@@ -185,6 +187,8 @@ class LiveNotebooks:
     # -- closing the rooms opened here -------------------------------------------------------
 
     def _ensure_reaper(self) -> None:
+        if self._stopped:
+            return
         if self._reaper is None or self._reaper.done():
             self._reaper = asyncio.create_task(self._reap_idle_rooms(), name="jupyter-mcp-ext room reaper")
 
@@ -279,6 +283,7 @@ class LiveNotebooks:
             if (owned.edited or unsaved) and owned.doc is not None:
                 pending.append((room_id, self.rooms.file_writer(room_id), owned.path, owned.doc.get()))
         self._owned.clear()
+        self._stopped = True
         if self._reaper is not None:
             self._reaper.cancel()
         for room_id, write, path, content in pending:

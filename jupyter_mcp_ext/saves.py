@@ -10,6 +10,7 @@ unsaved changes are kept and saved again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -18,9 +19,12 @@ from jupyter_core.utils import ensure_async
 class SaveWatch:
     """The notebooks (by room id) whose latest save failed, and why."""
 
-    def __init__(self, contents_manager: Any, log: logging.Logger) -> None:
+    def __init__(
+        self, contents_manager: Any, log: logging.Logger, *, on_failure: Callable[[], None]
+    ) -> None:
         self.cm = contents_manager
         self.log = log
+        self.on_failure = on_failure
         self._failed: dict[str, str] = {}
 
     async def outcome(self, room_id: str, path: str, content: Any, problem: str | None) -> None:
@@ -34,6 +38,7 @@ class SaveWatch:
         if room_id not in self._failed:
             self.log.error("MCP: changes to %s are not saved: %s; saving is retried", path, problem)
         self._failed[room_id] = problem
+        self.on_failure()
 
     async def _same_as_disk(self, path: str, content: Any) -> bool:
         try:

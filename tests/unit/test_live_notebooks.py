@@ -281,6 +281,24 @@ async def test_a_room_whose_save_fails_is_kept_and_saved_again_when_saving_works
     assert live.save_problem("a.ipynb") is None
 
 
+async def test_a_failed_autosave_of_a_room_a_browser_has_open_is_retried_until_it_is_on_disk(
+    live, rooms, contents, quick_retries
+):
+    rooms.browser_opens("a.ipynb")
+    await edit(live, "a.ipynb", "x = 2")
+    await asyncio.sleep(0.1)  # the agent's call is over before the room's autosave runs
+    room_id = "json:notebook:a.ipynb-id"
+    rooms.save_problem = "the disk is full"
+    with pytest.raises(PermissionError):
+        await rooms.save(room_id, rooms.rooms[room_id].doc.get())  # the autosave, failing
+    assert live.save_problem("a.ipynb") == "the disk is full"
+
+    rooms.save_problem = None
+    await eventually(lambda: live.save_problem("a.ipynb") is None, "a save worked", timeout=5)
+    assert disk_sources(contents, "a.ipynb") == ["x = 2"]
+    assert rooms.exists(room_id), "the browser's room stays open"
+
+
 def test_save_retries_wait_twice_as_long_each_time_up_to_a_cap():
     retry = notebooks._SaveRetry()
     waits = []
