@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from jupyter_mcp_ext.kernel_tools import EXECUTE, _kernel_id
+from jupyter_mcp_ext.kernel_tools import EXECUTE
 from jupyter_mcp_ext.toolkit import Call, Params, Result, ToolOutput, tool
 
 _kernel_ids: dict[str, str] = {}
@@ -46,7 +46,9 @@ async def _no_interrupt() -> None:
 @tool("bare_execute", params=BareExecuteParams, result=BareExecuteResult, permission=EXECUTE)
 async def bare_execute(call: Call, p: BareExecuteParams) -> ToolOutput:
     """Diagnostic: run code in the notebook's kernel and return only the status (bench_execute --skeleton)."""
-    kernel_id = _kernel_ids.get(p.notebook_path) or await _kernel_id(call, p.notebook_path)
+    kernel_id = _kernel_ids.get(p.notebook_path) or await call.services.execution.kernel_id(
+        p.notebook_path, call.authorize
+    )
     _kernel_ids[p.notebook_path] = kernel_id
     reply = await call.services.kernels.runner(kernel_id).execute(
         p.source, on_messages=_ignore, timeout=60, interrupt=_no_interrupt

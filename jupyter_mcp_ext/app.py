@@ -13,6 +13,7 @@ from . import tools  # noqa: F401  (registers the notebook tools, listed first)
 from . import kernel_tools  # noqa: F401  (registers the execution tools)
 from . import embedding
 from .context import CurrentNotebooks
+from .engine import ExecutionEngine, ExecutionSettings
 from .handlers import (
     CurrentNotebookHandler,
     DemoHandler,
@@ -20,7 +21,6 @@ from .handlers import (
     UIEventsSocket,
     add_oauth_discovery_answers,
 )
-from .kernel_tools import ExecutionSettings
 from .kernels import NotebookKernels
 from .notebooks import LiveNotebooks
 from .outputs import OutputLimits
@@ -192,7 +192,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
             current=current,
             ui=ui,
             max_output_chars=self.max_output_chars,
-            execution=ExecutionSettings(
+            execution=ExecutionEngine(live, kernels, ExecutionSettings(
                 default_timeout=min(self.execution_timeout, self.max_execution_timeout),
                 max_timeout=self.max_execution_timeout,
                 output_limits=OutputLimits(
@@ -201,7 +201,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
                     max_images=self.max_images,
                     max_image_bytes=self.max_image_bytes,
                 ),
-            ),
+            )),
         )
         offered = [tool for tool in TOOLS if tool.name not in set(self.disabled_tools)]
         unknown = set(self.disabled_tools) - {tool.name for tool in TOOLS}

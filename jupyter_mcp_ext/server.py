@@ -142,7 +142,7 @@ def build_mcp_server(tools: list[Tool], services: Services, calls: InFlightCalls
             return _error(f"Unknown tool {params.name!r}. Available tools: {', '.join(sorted(by_name))}.")
         state = getattr(getattr(ctx, "request", None), "state", None)
         handler = getattr(state, "jupyter_handler", None)
-        if handler is None:
+        if state is None or handler is None:
             return _error("This request did not come through the Jupyter server's authenticated endpoint.")
         try:
             arguments = tool.params.model_validate(params.arguments or {})

@@ -13,6 +13,7 @@ from jupyter_core.utils import ensure_async
 from pydantic import BaseModel, ConfigDict, Field
 
 from .context import CurrentNotebooks
+from .engine import ExecutionEngine
 from .errors import ToolError
 from .kernels import NotebookKernels
 from .notebooks import LiveNotebooks
@@ -30,7 +31,7 @@ class Services:
     current: CurrentNotebooks
     ui: UIEvents
     max_output_chars: int  # text of one output, as reading tools return it
-    execution: Any  # kernel_tools.ExecutionSettings
+    execution: ExecutionEngine
 
     @cached_property
     def paths(self) -> ServerPaths:
@@ -137,7 +138,7 @@ class NotebookResult(Result):
     notebook_path: str = Field(description="The notebook the tool acted on.")
     # Set by the server (server.py) on any notebook tool's result, never by the tool itself.
     warnings: list[str] | None = Field(
-        None,
+        default=None,
         exclude_if=lambda value: value is None,
         description="Problems the agent must know of, e.g. that the notebook's changes are not saved to disk.",
     )
