@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from jupyter_mcp_ext.app import TOOLS
 from jupyter_mcp_ext.kernel_tools import EXECUTE
 from jupyter_mcp_ext.toolkit import Call, Params, Result, ToolOutput, tool
 
@@ -61,3 +62,6 @@ async def bare_wait(call: Call, p: BareWaitParams) -> ToolOutput:
     """Diagnostic: sleep for ``seconds`` and return (bench_execute --skeleton)."""
     await asyncio.sleep(p.seconds)
     return {"status": "ok", "execution_count": None}, "ok"
+
+
+TOOLS.extend([bare_execute, bare_wait])  # offered by the server this module is imported into

@@ -9,8 +9,6 @@ from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinja
 from jupyter_server.utils import url_path_join
 from traitlets import Bool, Float, Int, List, TraitError, Unicode, validate
 
-from . import tools  # noqa: F401  (registers the notebook tools, listed first)
-from . import kernel_tools  # noqa: F401  (registers the execution tools)
 from . import embedding
 from .context import CurrentNotebooks
 from .engine import ExecutionEngine, ExecutionSettings
@@ -21,15 +19,20 @@ from .handlers import (
     UIEventsSocket,
     add_oauth_discovery_answers,
 )
+from .kernel_tools import EXECUTION_TOOLS
 from .kernels import NotebookKernels
 from .notebooks import LiveNotebooks
 from .outputs import OutputLimits
 from .server import InFlightCalls, build_mcp_server
-from .toolkit import TOOLS, Services
+from .toolkit import Services, Tool
+from .tools import NOTEBOOK_TOOLS
 from .transport import SessionManagerHost
 from .ui_events import UIEvents
 
 HERE = os.path.dirname(__file__)
+
+# Every tool of the extension, in the order tools/list shows them (less those disabled_tools names).
+TOOLS: list[Tool] = [*NOTEBOOK_TOOLS, *EXECUTION_TOOLS]
 
 
 class StringList(List):

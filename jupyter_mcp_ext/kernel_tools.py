@@ -26,6 +26,7 @@ from .toolkit import (
     NotebookResult,
     Params,
     Result,
+    Tool,
     ToolOutput,
     tool,
 )
@@ -352,3 +353,9 @@ async def list_kernels(call: Call, p: ListKernelsParams) -> ToolOutput:
     ]
     return ListKernelsResult(kernels=entries), "\n".join(lines)
 
+
+# The tools that run code, in the order tools/list shows them.
+EXECUTION_TOOLS: list[Tool] = [
+    insert_execute_code_cell, execute_cell, execute_with_progress, execute_code, interrupt_kernel, restart_kernel,
+    list_kernels,
+]

@@ -1,4 +1,4 @@
-"""What a tool is, and what one call of it can use. Tool definitions live in ``tools.py``."""
+"""What a tool is, and what one call of it can use. Tools are defined in ``tools.py`` and ``kernel_tools.py``."""
 
 from __future__ import annotations
 
@@ -188,9 +188,6 @@ class Tool(Generic[ParamsT]):
         )
 
 
-TOOLS: list[Tool] = []
-
-
 def tool(
     name: str,
     *,
@@ -201,28 +198,24 @@ def tool(
     read_only: bool = False,
     destructive: bool = False,
     idempotent: bool = False,
-) -> Callable[[Callable[[Call, ParamsT], Awaitable[ToolOutput]]], Callable]:
-    """Register a tool; its docstring is its description."""
+) -> Callable[[Callable[[Call, ParamsT], Awaitable[ToolOutput]]], Tool[ParamsT]]:
+    """Make a function a tool; its docstring is the tool's description. Each tools module lists its tools."""
 
-    def register(run: Callable[[Call, ParamsT], Awaitable[ToolOutput]]) -> Callable:
-        description = " ".join((run.__doc__ or "").split())
-        TOOLS.append(
-            Tool(
-                name=name,
-                description=description,
-                params=params,
-                result=result,
-                permission=permission,
-                run=run,
-                title=title,
-                read_only=read_only,
-                destructive=destructive,
-                idempotent=idempotent,
-            )
+    def make(run: Callable[[Call, ParamsT], Awaitable[ToolOutput]]) -> Tool[ParamsT]:
+        return Tool(
+            name=name,
+            description=" ".join((run.__doc__ or "").split()),
+            params=params,
+            result=result,
+            permission=permission,
+            run=run,
+            title=title,
+            read_only=read_only,
+            destructive=destructive,
+            idempotent=idempotent,
         )
-        return run
 
-    return register
+    return make
 
 
 READ = ("read", "contents")
