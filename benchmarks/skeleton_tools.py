@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from jupyter_mcp_ext.kernel_tools import EXECUTE, _kernel_id
+from jupyter_mcp_ext.app import TOOLS
+from jupyter_mcp_ext.kernel_tools import EXECUTE
 from jupyter_mcp_ext.toolkit import Call, Params, Result, ToolOutput, tool
 
 _kernel_ids: dict[str, str] = {}
@@ -46,7 +47,9 @@ async def _no_interrupt() -> None:
 @tool("bare_execute", params=BareExecuteParams, result=BareExecuteResult, permission=EXECUTE)
 async def bare_execute(call: Call, p: BareExecuteParams) -> ToolOutput:
     """Diagnostic: run code in the notebook's kernel and return only the status (bench_execute --skeleton)."""
-    kernel_id = _kernel_ids.get(p.notebook_path) or await _kernel_id(call, p.notebook_path)
+    kernel_id = _kernel_ids.get(p.notebook_path) or await call.services.execution.kernel_id(
+        p.notebook_path, call.authorize
+    )
     _kernel_ids[p.notebook_path] = kernel_id
     reply = await call.services.kernels.runner(kernel_id).execute(
         p.source, on_messages=_ignore, timeout=60, interrupt=_no_interrupt
@@ -59,3 +62,6 @@ async def bare_wait(call: Call, p: BareWaitParams) -> ToolOutput:
     """Diagnostic: sleep for ``seconds`` and return (bench_execute --skeleton)."""
     await asyncio.sleep(p.seconds)
     return {"status": "ok", "execution_count": None}, "ok"
+
+
+TOOLS.extend([bare_execute, bare_wait])  # offered by the server this module is imported into

@@ -9,10 +9,9 @@ from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinja
 from jupyter_server.utils import url_path_join
 from traitlets import Bool, Float, Int, List, TraitError, Unicode, validate
 
-from . import tools  # noqa: F401  (registers the notebook tools, listed first)
-from . import kernel_tools  # noqa: F401  (registers the execution tools)
 from . import embedding
 from .context import CurrentNotebooks
+from .engine import ExecutionEngine, ExecutionSettings
 from .handlers import (
     CurrentNotebookHandler,
     DemoHandler,
@@ -20,17 +19,21 @@ from .handlers import (
     UIEventsSocket,
     add_oauth_discovery_answers,
 )
-from .kernel_tools import ExecutionSettings
+from .kernel_tools import EXECUTION_TOOLS
 from .kernels import NotebookKernels
 from .notebooks import LiveNotebooks
 from .outputs import OutputLimits
 from .server import InFlightCalls, build_mcp_server
-from .toolkit import TOOLS, Services
+from .toolkit import Services, Tool
+from .tools import NOTEBOOK_TOOLS
 from .transport import SessionManagerHost
 from .ui_events import UIEvents
 from .ydoc_rooms import YDocRooms
 
 HERE = os.path.dirname(__file__)
+
+# Every tool of the extension, in the order tools/list shows them (less those disabled_tools names).
+TOOLS: list[Tool] = [*NOTEBOOK_TOOLS, *EXECUTION_TOOLS]
 
 
 class StringList(List):
@@ -196,7 +199,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
             current=current,
             ui=ui,
             max_output_chars=self.max_output_chars,
-            execution=ExecutionSettings(
+            execution=ExecutionEngine(live, kernels, ExecutionSettings(
                 default_timeout=min(self.execution_timeout, self.max_execution_timeout),
                 max_timeout=self.max_execution_timeout,
                 output_limits=OutputLimits(
@@ -205,7 +208,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
                     max_images=self.max_images,
                     max_image_bytes=self.max_image_bytes,
                 ),
-            ),
+            )),
         )
         offered = [tool for tool in TOOLS if tool.name not in set(self.disabled_tools)]
         unknown = set(self.disabled_tools) - {tool.name for tool in TOOLS}

@@ -18,8 +18,6 @@ from pycrdt import Array, Map, Text
 from .cells import find_cell, insert_cell
 from .notebooks import AGENT_ORIGIN
 
-OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")
-
 
 def nbformat_output(msg: dict[str, Any]) -> dict[str, Any] | None:
     """The nbformat output of an IOPub message (None for messages that are not outputs)."""

@@ -21,7 +21,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import zmq
@@ -48,9 +48,19 @@ RESTARTED = (
 )
 
 
+# How an execution ended: the kernel's own reply status (ok, error, aborted), or what ended it first.
+Status = Literal["ok", "error", "aborted", "timeout", "died", "restarted"]
+
+
+def _reply_status(content: dict[str, Any]) -> Status:
+    """The status of an execute reply; anything but ok or aborted is an error (as JupyterLab shows it)."""
+    status = content.get("status")
+    return status if status == "ok" or status == "aborted" else "error"
+
+
 @dataclass
 class KernelReply:
-    status: str  # ok | error | aborted | timeout | died | restarted
+    status: Status
     execution_count: int | None = None
     message: str = ""  # why it ended, when not "ok"
     # The last output messages, not yet handed to on_messages: the caller writes them
@@ -208,18 +218,22 @@ class KernelRunner:
     def _read(self, parts: list[bytes]) -> tuple[_Waiter, dict[str, Any]] | None:
         """The message in ``parts`` with its waiter, or None if it answers no request of ours.
 
-        The parent header is read first, so IOPub traffic of other clients costs one small
-        JSON parse. Unlike ``Session.deserialize``, dates stay strings (it parses each
-        header's date with dateutil, and nothing here reads them).
+        The signature is checked before anything is parsed, then the parent header alone, so
+        IOPub traffic of other clients costs one small JSON parse. Unlike ``Session.deserialize``,
+        dates stay strings (it parses each header's date with dateutil, and nothing here reads
+        them), and no history of signatures is kept against replays: a message is used only
+        while the request it answers runs, and msg_ids are fresh uuids, so a message recorded
+        earlier answers no request here; one replayed during the request would have to be
+        injected into this in-server client's loopback connections to the kernel.
         """
         session = self.client.session
         _, parts = session.feed_identities(parts)
+        if not hmac.compare_digest(parts[0], session.sign(parts[1:5])):
+            raise ValueError("invalid message signature")
         parent = session.unpack(parts[2])
         waiter = self._waiters.get(parent.get("msg_id"))
         if waiter is None:
             return None
-        if not hmac.compare_digest(parts[0], session.sign(parts[1:5])):
-            raise ValueError("invalid message signature")
         header = session.unpack(parts[1])
         return waiter, {"header": header, "msg_type": header["msg_type"], "parent_header": parent,
                         "content": session.unpack(parts[4])}
@@ -311,14 +325,12 @@ class KernelRunner:
                     return KernelReply("died", run.execution_count, DIED, tail=run.take_held())
                 return KernelReply("restarted", run.execution_count, RESTARTED, tail=run.take_held())
             if reply is not None and run.idle:
-                content = reply["content"]
-                status = "timeout" if timed_out else content.get("status", "error")
+                status: Status = "timeout" if timed_out else _reply_status(reply["content"])
                 return KernelReply(status, run.execution_count, "", tail=run.take_held())
             now = time.monotonic()
             if reply is not None and now - run.replied_at > IDLE_AFTER_REPLY:
                 # The kernel answered but its IOPub never said idle: do not wait for the timeout.
-                content = reply["content"]
-                return KernelReply(content.get("status", "error"), run.execution_count,
+                return KernelReply(_reply_status(reply["content"]), run.execution_count,
                                    "The kernel's outputs may be incomplete (its IOPub went quiet).",
                                    tail=run.take_held())
             if run.held and now - run.held_since >= OUTPUT_HOLD:
@@ -379,6 +391,7 @@ class NotebookKernels:
         self.log = log
         self._runners: dict[str, KernelRunner] = {}
         self._session_locks: dict[str, asyncio.Lock] = {}
+        self._stopping: set[asyncio.Task] = set()  # the event loop keeps only weak references to tasks
 
     @property
     def sessions(self) -> Any:
@@ -422,7 +435,9 @@ class NotebookKernels:
     def _forget_stopped(self) -> None:
         """Drop the runners of kernels that no longer exist (shut down by the user, or culled)."""
         for kernel_id in [k for k in self._runners if k not in self.kernels]:
-            asyncio.create_task(self._runners.pop(kernel_id).stop())
+            task = asyncio.create_task(self._runners.pop(kernel_id).stop())
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
 
     def state(self, kernel_id: str) -> str:
         return str(getattr(self.kernels.get_kernel(kernel_id), "execution_state", "unknown"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import textwrap
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,33 +23,67 @@ from .toolkit import Call, Services, Tool
 
 log = logging.getLogger(__name__)
 
-INSTRUCTIONS = """\
-This server runs inside the user's Jupyter server and works on the notebooks they have open in
-JupyterLab: every edit goes into the live shared document, so the user sees it as it happens, and
-nothing is written behind their back.
+# What every agent reads first, one paragraph a string (the tool families follow, naming only the
+# tools offered).
+_INTRODUCTION = (
+    "This server runs inside the user's Jupyter server and works on the notebooks they have open in "
+    "JupyterLab: every edit goes into the live shared document, so the user sees it as it happens, and "
+    "nothing is written behind their back.",
+    "Current notebook: each user has one current notebook — the one they are looking at in JupyterLab{chosen}. "
+    "Every notebook tool takes an optional notebook_path (relative to the server root, e.g. "
+    "'analysis/report.ipynb'); without it the tool acts on the current notebook, and every result names "
+    "the notebook it acted on.",
+    "Cells are addressed by cell_index (0-based; negative counts from the end) or by cell_id. Ids stay "
+    "the same when the user inserts or moves cells, so prefer cell_id across several calls.",
+)
 
-Current notebook: each user has one current notebook — the one they are looking at in JupyterLab,
-or the one an agent chose with prepare_notebook, whichever happened last. Every notebook tool takes
-an optional notebook_path (relative to the server root, e.g. 'analysis/report.ipynb'); without it the
-tool acts on the current notebook, and every result names the notebook it acted on.
+# The tool families, each tool with what an agent should know of it beyond its name.
+_FAMILIES: list[tuple[str, list[tuple[str, str]]]] = [
+    ("Finding", [("list_notebooks", ""), ("list_files", ""), ("get_notebook_info", "")]),
+    ("Choosing", [
+        ("prepare_notebook", "makes a notebook current, can create it, returns its JupyterLab URL"),
+        ("create_notebook", ""),
+    ]),
+    ("Reading", [("read_notebook", "paged; brief overview or detailed"), ("read_cell", ""), ("read_all_cells", "")]),
+    ("Editing", [
+        ("append_markdown_cell", ""), ("append_code_cell", ""), ("insert_cell", ""),
+        ("edit_cell_source", "replace an exact substring"), ("overwrite_cell_source", ""), ("move_cell", ""),
+        ("delete_cell", ""), ("clear_cell_output", ""),
+    ]),
+    ("Running", [
+        ("insert_execute_code_cell", ""), ("execute_cell", ""), ("execute_with_progress", "a range of cells"),
+        ("execute_code", "inspect without adding a cell"), ("interrupt_kernel", ""), ("restart_kernel", ""),
+        ("list_kernels", ""),
+    ]),
+]
 
-Cells are addressed by cell_index (0-based; negative counts from the end) or by cell_id. Ids stay
-the same when the user inserts or moves cells, so prefer cell_id across several calls.
+# Said after the families when one of the family's tools is offered.
+_FAMILY_NOTES = {
+    "Editing": "Edits are minimal text changes: a person typing in the same notebook keeps their text.",
+    "Running": (
+        "Code runs in the notebook's own kernel — the one the user's JupyterLab tab uses, with the same "
+        "variables — and outputs appear in the cell as they arrive. A run that exceeds its timeout is "
+        "interrupted and returns what it produced so far."
+    ),
+}
 
-Tool families:
-- Finding: list_notebooks, list_files, get_notebook_info.
-- Choosing: prepare_notebook (makes a notebook current, can create it, returns its JupyterLab URL),
-  create_notebook.
-- Reading: read_notebook (paged; brief overview or detailed), read_cell, read_all_cells.
-- Editing: append_markdown_cell, append_code_cell, insert_cell, edit_cell_source (replace an exact
-  substring), overwrite_cell_source, move_cell, delete_cell, clear_cell_output.
-- Running: insert_execute_code_cell, execute_cell, execute_with_progress (a range of cells),
-  execute_code (inspect without adding a cell), interrupt_kernel, restart_kernel, list_kernels.
-Edits are minimal text changes: a person typing in the same notebook keeps their text. Code runs in
-the notebook's own kernel — the one the user's JupyterLab tab uses, with the same variables — and
-outputs appear in the cell as they arrive. A run that exceeds its timeout is interrupted and returns
-what it produced so far.
-"""
+
+def instructions(offered: set[str]) -> str:
+    """The server's instructions to agents, naming only the tools in ``offered``."""
+    chosen = (", or the one an agent chose with prepare_notebook, whichever happened last"
+              if "prepare_notebook" in offered else "")
+    text = "\n\n".join(textwrap.fill(paragraph.format(chosen=chosen), width=100) for paragraph in _INTRODUCTION)
+    text += "\n\nTool families:"
+    notes = []
+    for family, entries in _FAMILIES:
+        named = [f"{name} ({about})" if about else name for name, about in entries if name in offered]
+        if named:
+            text += "\n" + textwrap.fill(f"- {family}: {', '.join(named)}.", width=100, subsequent_indent="  ")
+            if family in _FAMILY_NOTES:
+                notes.append(_FAMILY_NOTES[family])
+    if notes:
+        text += "\n" + textwrap.fill(" ".join(notes), width=100)
+    return text + "\n"
 
 
 def _structured(value: BaseModel | dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +177,7 @@ def build_mcp_server(tools: list[Tool], services: Services, calls: InFlightCalls
             return _error(f"Unknown tool {params.name!r}. Available tools: {', '.join(sorted(by_name))}.")
         state = getattr(getattr(ctx, "request", None), "state", None)
         handler = getattr(state, "jupyter_handler", None)
-        if handler is None:
+        if state is None or handler is None:
             return _error("This request did not come through the Jupyter server's authenticated endpoint.")
         try:
             arguments = tool.params.model_validate(params.arguments or {})
@@ -189,7 +224,7 @@ def build_mcp_server(tools: list[Tool], services: Services, calls: InFlightCalls
         "jupyter-mcp-ext",
         version=__version__,
         title="Jupyter (live notebooks)",
-        instructions=INSTRUCTIONS,
+        instructions=instructions({tool.name for tool in tools}),
         on_list_tools=list_tools,
         on_call_tool=call_tool,
         get_tool_input_schema=input_schema,

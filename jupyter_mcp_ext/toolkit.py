@@ -1,4 +1,4 @@
-"""What a tool is, and what one call of it can use. Tool definitions live in ``tools.py``."""
+"""What a tool is, and what one call of it can use. Tools are defined in ``tools.py`` and ``kernel_tools.py``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from jupyter_core.utils import ensure_async
 from pydantic import BaseModel, ConfigDict, Field
 
 from .context import CurrentNotebooks
+from .engine import ExecutionEngine
 from .errors import ToolError
 from .kernels import NotebookKernels
 from .notebooks import LiveNotebooks
@@ -30,7 +31,7 @@ class Services:
     current: CurrentNotebooks
     ui: UIEvents
     max_output_chars: int  # text of one output, as reading tools return it
-    execution: Any  # kernel_tools.ExecutionSettings
+    execution: ExecutionEngine
 
     @cached_property
     def paths(self) -> ServerPaths:
@@ -137,7 +138,7 @@ class NotebookResult(Result):
     notebook_path: str = Field(description="The notebook the tool acted on.")
     # Set by the server (server.py) on any notebook tool's result, never by the tool itself.
     warnings: list[str] | None = Field(
-        None,
+        default=None,
         exclude_if=lambda value: value is None,
         description="Problems the agent must know of, e.g. that the notebook's changes are not saved to disk.",
     )
@@ -187,9 +188,6 @@ class Tool(Generic[ParamsT]):
         )
 
 
-TOOLS: list[Tool] = []
-
-
 def tool(
     name: str,
     *,
@@ -200,28 +198,24 @@ def tool(
     read_only: bool = False,
     destructive: bool = False,
     idempotent: bool = False,
-) -> Callable[[Callable[[Call, ParamsT], Awaitable[ToolOutput]]], Callable]:
-    """Register a tool; its docstring is its description."""
+) -> Callable[[Callable[[Call, ParamsT], Awaitable[ToolOutput]]], Tool[ParamsT]]:
+    """Make a function a tool; its docstring is the tool's description. Each tools module lists its tools."""
 
-    def register(run: Callable[[Call, ParamsT], Awaitable[ToolOutput]]) -> Callable:
-        description = " ".join((run.__doc__ or "").split())
-        TOOLS.append(
-            Tool(
-                name=name,
-                description=description,
-                params=params,
-                result=result,
-                permission=permission,
-                run=run,
-                title=title,
-                read_only=read_only,
-                destructive=destructive,
-                idempotent=idempotent,
-            )
+    def make(run: Callable[[Call, ParamsT], Awaitable[ToolOutput]]) -> Tool[ParamsT]:
+        return Tool(
+            name=name,
+            description=" ".join((run.__doc__ or "").split()),
+            params=params,
+            result=result,
+            permission=permission,
+            run=run,
+            title=title,
+            read_only=read_only,
+            destructive=destructive,
+            idempotent=idempotent,
         )
-        return run
 
-    return register
+    return make
 
 
 READ = ("read", "contents")

@@ -31,6 +31,7 @@ from .toolkit import (
     NotebookResult,
     Params,
     Result,
+    Tool,
     ToolOutput,
     tool,
 )
@@ -707,3 +708,11 @@ async def list_files(call: Call, p: ListFilesParams) -> ToolOutput:
     if next_offset is not None:
         lines.append(f"... more: call again with offset={next_offset}")
     return result, "\n".join(lines)
+
+
+# The notebook tools, in the order tools/list shows them.
+NOTEBOOK_TOOLS: list[Tool] = [
+    list_notebooks, create_notebook, prepare_notebook, get_notebook_info, read_all_cells, read_notebook, read_cell,
+    append_markdown_cell, append_code_cell, insert_cell, overwrite_cell_source, edit_cell_source, delete_cell,
+    move_cell, clear_cell_output, list_files,
+]

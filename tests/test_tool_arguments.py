@@ -85,7 +85,7 @@ def _is_valid(tool: Any, arguments: dict[str, Any]) -> bool:
 async def test_any_arguments_get_a_schema_valid_result_or_a_clear_error_and_failures_change_nothing(
     mcp_client, make_notebook, jp_root_dir, jp_serverapp
 ):
-    from jupyter_mcp_ext.toolkit import TOOLS
+    from jupyter_mcp_ext.app import TOOLS
 
     make_notebook(NOTEBOOK, CELLS)
     root = str(jp_root_dir)

@@ -4,6 +4,7 @@ summarised and ANSI codes stripped), MCPExtensionApp.disabled_tools removes tool
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import nbformat
@@ -102,3 +103,12 @@ async def test_disabled_tool_is_not_listed_and_refused(mcp_client, make_notebook
         assert [c["source"] for c in cells] == ["keep"]
         # The other editing tools still work.
         await invoke(client, "overwrite_cell_source", notebook_path="d.ipynb", cell_index=0, source="kept")
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_instructions_name_the_tools_offered_and_not_the_disabled_one(mcp_client, mode):
+    async with mcp_client(mode) as client:
+        instructions = client.instructions
+        offered = {tool.name for tool in (await client.list_tools()).tools}
+    assert "delete_cell" not in instructions
+    assert set(re.findall(r"\b[a-z]+(?:_[a-z]+)+\b", instructions)) & ALL_TOOLS == offered
