@@ -321,7 +321,7 @@ def _clear(cell: Map) -> int:
         return 0
     outputs = cell.get("outputs")
     removed = len(outputs) if isinstance(outputs, Array) else 0
-    if removed:
+    if isinstance(outputs, Array) and removed:
         outputs.clear()
     if cell.get("execution_count") is not None:
         cell["execution_count"] = None
@@ -376,5 +376,5 @@ def metadata_kernelspec(nb: YNotebook) -> dict[str, Any]:
     metadata = nb.ydoc.get("meta", type=Map).get("metadata")
     if isinstance(metadata, Map):
         spec = metadata.get("kernelspec")
-        return spec.to_py() if isinstance(spec, Map) else dict(spec or {})
+        return (spec.to_py() or {}) if isinstance(spec, Map) else dict(spec or {})
     return {}

@@ -31,7 +31,7 @@ def check_origin(origin: str) -> str:
         and not parts.fragment
         and "*" not in origin
     )
-    if not valid:
+    if not valid or parts.hostname is None:
         raise ValueError(
             f"{origin!r} is not an origin: write scheme, host and port only, "
             "e.g. 'https://platform.example.com' or 'http://localhost:3000'."

@@ -7,11 +7,11 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from jupyter_ydoc import YNotebook
-
 from jupyter_core.utils import ensure_async
+from jupyter_ydoc import YNotebook
 from pydantic import Field, WithJsonSchema
 from tornado.web import HTTPError
 
@@ -35,7 +35,6 @@ from .toolkit import (
     ToolOutput,
     tool,
 )
-
 
 # A glob longer than this is no file name pattern (and costs time to match against every entry).
 MAX_PATTERN_CHARS = 1024
@@ -72,6 +71,13 @@ async def _document(call: Call, path: str, *, edit: bool = False) -> AsyncIterat
         recent_edits.watch(nb)
         yield nb
 
+
+
+def _iso(moment: Any) -> str | None:
+    """A contents model's timestamp (a datetime, or a string from some contents managers) as text."""
+    if isinstance(moment, datetime):
+        return moment.isoformat()
+    return moment if isinstance(moment, str) else None
 
 class OutputView(Result):
     output_type: str
@@ -212,7 +218,7 @@ async def list_notebooks(call: Call, p: ListNotebooksParams) -> ToolOutput:
                 current=entry["path"] == current_path,
                 live=live,
                 browser_connections=connections,
-                last_modified=modified.isoformat() if hasattr(modified, "isoformat") else modified,
+                last_modified=_iso(modified),
             )
         )
     next_offset = p.offset + len(page) if p.offset + len(page) < len(found) else None
@@ -324,7 +330,7 @@ async def get_notebook_info(call: Call, p: NotebookParams) -> ToolOutput:
         live=live,
         browser_connections=connections,
         size_bytes=model.get("size"),
-        last_modified=modified.isoformat() if hasattr(modified, "isoformat") else modified,
+        last_modified=_iso(modified),
         url=call.services.lab_url(path),
     )
     kinds = ", ".join(f"{n} {kind}" for kind, n in by_type.items())
@@ -697,7 +703,7 @@ async def list_files(call: Call, p: ListFilesParams) -> ToolOutput:
                 path=entry["path"],
                 type=entry["type"],
                 size=entry.get("size"),
-                last_modified=modified.isoformat() if hasattr(modified, "isoformat") else modified,
+                last_modified=_iso(modified),
             )
         )
     next_offset = p.offset + len(page) if p.offset + len(page) < len(found) else None

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
@@ -16,7 +17,9 @@ from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from sse_starlette.sse import AppStatus
 from tornado.iostream import StreamClosedError
-from tornado.web import RequestHandler
+
+if TYPE_CHECKING:
+    from jupyter_server.base.handlers import APIHandler
 
 # Hop-by-hop headers are tornado's business, not the application's.
 _SKIPPED_RESPONSE_HEADERS = frozenset({"connection", "transfer-encoding", "keep-alive"})
@@ -54,6 +57,7 @@ class SessionManagerHost:
         if self._task is None:
             self._ready = asyncio.get_running_loop().create_future()
             self._task = asyncio.create_task(self._run(), name="jupyter-mcp-ext session manager")
+        assert self._ready is not None
         await asyncio.shield(self._ready)
 
     async def _run(self) -> None:
@@ -78,7 +82,7 @@ class SessionManagerHost:
         await _end_sse_shutdown_watcher()
 
     async def handle(
-        self, handler: RequestHandler, disconnected: asyncio.Event, *, principal: str, state: dict[str, Any]
+        self, handler: APIHandler, disconnected: asyncio.Event, *, principal: str, state: dict[str, Any]
     ) -> None:
         """Serve one tornado request through the SDK.
 
@@ -98,7 +102,7 @@ async def _end_sse_shutdown_watcher() -> None:
     Left running, it is reported as "Task was destroyed but it is pending" when the
     server's loop closes.
     """
-    watchers = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "_shutdown_watcher"]
+    watchers = [t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__qualname__", "") == "_shutdown_watcher"]
     if not watchers:
         return
     AppStatus.should_exit = True
@@ -108,7 +112,7 @@ async def _end_sse_shutdown_watcher() -> None:
         AppStatus.should_exit = False  # other servers in this process (tests) keep streaming
 
 
-def _http_scope(handler: RequestHandler, principal: str, state: dict[str, Any]) -> dict[str, Any]:
+def _http_scope(handler: APIHandler, principal: str, state: dict[str, Any]) -> dict[str, Any]:
     request = handler.request
     host, _, port = request.host.rpartition(":") if ":" in request.host else (request.host, "", "")
     return {
@@ -132,7 +136,7 @@ def _http_scope(handler: RequestHandler, principal: str, state: dict[str, Any]) 
 class _TornadoASGIBridge:
     """The ``receive``/``send`` pair of one request, written onto a tornado handler."""
 
-    def __init__(self, handler: RequestHandler, disconnected: asyncio.Event) -> None:
+    def __init__(self, handler: APIHandler, disconnected: asyncio.Event) -> None:
         self.handler = handler
         self.disconnected = disconnected
         self._body_sent = False
@@ -147,7 +151,7 @@ class _TornadoASGIBridge:
         await self.disconnected.wait()
         return {"type": "http.disconnect"}
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: MutableMapping[str, Any]) -> None:
         if self._finished or self.disconnected.is_set():
             return  # the client left: dropping is what an ASGI server does
         handler = self.handler
