@@ -232,8 +232,10 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
     def initialize_handlers(self) -> None:
         path = url_path_join("/", self._endpoint)
         self.handlers.append((path, MCPHandler, {"session_host": self.session_host}))
+        services = self.services
+        current_notebook = {"current": services.current, "paths": services.paths, "ui": services.ui}
         self.handlers.append((url_path_join(path, "current-notebook"), CurrentNotebookHandler,
-                              {"services": self.services}))
+                              current_notebook))
         self.handlers.append((url_path_join(path, "ui-events"), UIEventsSocket, {"ui": self.services.ui}))
         if self.demo_page:
             self.handlers.append((url_path_join(path, "demo"), DemoHandler, {"mcp_path": self._endpoint}))
