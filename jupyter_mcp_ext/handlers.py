@@ -142,7 +142,7 @@ class CurrentNotebookHandler(APIHandler):
     def initialize(self, current: CurrentNotebooks, paths: ServerPaths, ui: UIEvents) -> None:
         self.current = current
         self.paths = paths  # a path is checked before it is chosen
-        self.ui = ui  # "open": true opens the notebook in the user's JupyterLab
+        self.ui_events = ui  # "open": true opens the notebook in the user's JupyterLab
 
     def _answer(self, who: str, current: CurrentNotebook) -> None:
         self.finish(json.dumps({**current.as_json(), "principal": who}))
@@ -179,7 +179,7 @@ class CurrentNotebookHandler(APIHandler):
             raise web.HTTPError(400, "'open' must be true or false.")
         current = self.current.set(self._who, path, source=window or API, window=window)
         if open_in_ui and path is not None:
-            self.ui.open_notebook(self._who, path, current.window)
+            self.ui_events.open_notebook(self._who, path, current.window)
         self._answer(self._who, current)
 
     @web.authenticated
@@ -263,7 +263,7 @@ class UIEventsSocket(WebSocketMixin, JupyterHandler, websocket.WebSocketHandler)
     """
 
     def initialize(self, ui: UIEvents) -> None:
-        self.ui = ui
+        self.ui_events = ui  # not self.ui: tornado keeps the template UI modules there
         self.who: str | None = None
 
     @ws_authenticated
@@ -274,19 +274,19 @@ class UIEventsSocket(WebSocketMixin, JupyterHandler, websocket.WebSocketHandler)
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)  # keep-alive pings
-        self.ui.subscribe(self.who, self.send_event)
+        self.ui_events.subscribe(self.who, self.send_event)
 
     def send_event(self, event: dict[str, Any]) -> None:
         try:
             self.write_message(json.dumps(event))
         except websocket.WebSocketClosedError:  # closed without on_close (peer vanished)
-            self.ui.unsubscribe(self.who, self.send_event)
+            self.ui_events.unsubscribe(self.who, self.send_event)
 
     def on_message(self, message: str | bytes) -> None:
         """Nothing is expected from the window."""
 
     def on_close(self) -> None:
-        self.ui.unsubscribe(self.who, self.send_event)
+        self.ui_events.unsubscribe(self.who, self.send_event)
 
 
 class DemoHandler(ExtensionHandlerMixin, JupyterHandler):
