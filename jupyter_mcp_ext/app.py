@@ -59,6 +59,19 @@ class StringList(List):
         return items
 
 
+def _checked_limit(proposal: dict, *, zero_allowed: bool) -> float:
+    """A timeout's or cap's proposed value; a refusal names the option and what it accepts."""
+    value, trait = proposal["value"], proposal["trait"]
+    low_enough = value >= 0 if zero_allowed else value > 0
+    if not (low_enough and value < float("inf")):  # NaN fails every comparison
+        valid = "0 or a larger finite number" if zero_allowed else "a finite number greater than 0"
+        raise TraitError(
+            f"MCPExtensionApp.{trait.name}: {value!r} is not valid; it must be {valid} "
+            f"(the default is {trait.default_value!r})."
+        )
+    return value
+
+
 class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
     """Serves MCP at ``{base_url}mcp`` on the Jupyter server's own port."""
 
@@ -103,7 +116,8 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         help="""Seconds a notebook room that this extension opened itself (no browser had the
         notebook open) stays in memory after the agent's last use. When it closes, pending
         agent edits are saved to disk first. Rooms a browser joined are left to
-        jupyter_server_ydoc's own cleanup. Defaults to 60.""",
+        jupyter_server_ydoc's own cleanup. 0 closes it right after the agent's last use.
+        Defaults to 60.""",
     )
 
     max_output_chars = Int(
@@ -125,7 +139,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         4,
         config=True,
         help="""Largest number of images (PNG, JPEG) returned as image content by one execution
-        result; further images are listed as omitted. Defaults to 4.""",
+        result; further images are listed as omitted (0: all of them). Defaults to 4.""",
     )
 
     max_image_bytes = Int(
@@ -147,6 +161,24 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         config=True,
         help="""Largest timeout (seconds) an agent may ask for one execution. Defaults to 3600.""",
     )
+
+    # Timeouts and caps: at 0 or below they would cut off every session, request, output or run.
+    @validate(
+        "session_idle_timeout",
+        "max_request_body_size",
+        "max_output_chars",
+        "max_total_output_chars",
+        "max_image_bytes",
+        "execution_timeout",
+        "max_execution_timeout",
+    )
+    def _valid_positive_limit(self, proposal: dict) -> float:
+        return _checked_limit(proposal, zero_allowed=False)
+
+    # Zero has a meaning here: close the room at once, return no image content.
+    @validate("room_idle_close_delay", "max_images")
+    def _valid_limit_or_zero(self, proposal: dict) -> float:
+        return _checked_limit(proposal, zero_allowed=True)
 
     allowed_frame_origins = StringList(
         default_value=[],
@@ -239,8 +271,10 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
     def initialize_handlers(self) -> None:
         path = url_path_join("/", self._endpoint)
         self.handlers.append((path, MCPHandler, {"session_host": self.session_host}))
+        services = self.services
+        current_notebook = {"current": services.current, "paths": services.paths, "ui": services.ui}
         self.handlers.append((url_path_join(path, "current-notebook"), CurrentNotebookHandler,
-                              {"services": self.services}))
+                              current_notebook))
         self.handlers.append((url_path_join(path, "ui-events"), UIEventsSocket, {"ui": self.services.ui}))
         if self.demo_page:
             self.handlers.append((url_path_join(path, "demo"), DemoHandler, {"mcp_path": self._endpoint}))

@@ -16,9 +16,9 @@ from jupyter_server.utils import url_path_join
 from tornado import web, websocket
 from tornado.routing import PathMatches, Rule
 
-from .context import API, CurrentNotebook
+from .context import API, CurrentNotebook, CurrentNotebooks
 from .errors import ToolError
-from .toolkit import Services
+from .paths import ServerPaths
 from .transport import SessionManagerHost
 from .ui_events import UIEvents
 
@@ -139,8 +139,10 @@ class CurrentNotebookHandler(APIHandler):
     window showing no notebook. DELETE ``?window=<id>``: that window closed.
     """
 
-    def initialize(self, services: Services) -> None:
-        self.services = services
+    def initialize(self, current: CurrentNotebooks, paths: ServerPaths, ui: UIEvents) -> None:
+        self.current = current
+        self.paths = paths  # a path is checked before it is chosen
+        self.ui_events = ui  # "open": true opens the notebook in the user's JupyterLab
 
     def _answer(self, who: str, current: CurrentNotebook) -> None:
         self.finish(json.dumps({**current.as_json(), "principal": who}))
@@ -152,7 +154,7 @@ class CurrentNotebookHandler(APIHandler):
     @web.authenticated
     async def get(self) -> None:
         await require_permission(self, "read", MCP_RESOURCE)
-        self._answer(self._who, self.services.current.get(self._who))
+        self._answer(self._who, self.current.get(self._who))
 
     @web.authenticated
     async def put(self) -> None:
@@ -162,7 +164,7 @@ class CurrentNotebookHandler(APIHandler):
         if "path" not in body:
             if window is None or "open" in body:
                 raise web.HTTPError(400, f"A 'path' is needed (only a 'window' may be sent alone). {_USAGE}")
-            self._answer(self._who, self.services.current.use_window(self._who, window))
+            self._answer(self._who, self.current.use_window(self._who, window))
             return
         path, open_in_ui = body["path"], body.get("open", False)
         if path is not None:
@@ -170,14 +172,14 @@ class CurrentNotebookHandler(APIHandler):
                 raise web.HTTPError(400, f"'path' must be a string or null. {_USAGE}")
             await require_permission(self, "read", "contents")
             try:
-                path = await self.services.paths.existing_notebook(path)
+                path = await self.paths.existing_notebook(path)
             except ToolError as error:
                 raise web.HTTPError(400, str(error)) from error
         if not isinstance(open_in_ui, bool):
             raise web.HTTPError(400, "'open' must be true or false.")
-        current = self.services.current.set(self._who, path, source=window or API, window=window)
+        current = self.current.set(self._who, path, source=window or API, window=window)
         if open_in_ui and path is not None:
-            self.services.ui.open_notebook(self._who, path, current.window)
+            self.ui_events.open_notebook(self._who, path, current.window)
         self._answer(self._who, current)
 
     @web.authenticated
@@ -186,7 +188,7 @@ class CurrentNotebookHandler(APIHandler):
         window = self._window(self.get_query_argument("window", None))
         if window is None:
             raise web.HTTPError(400, "Say which window closed: DELETE ...current-notebook?window=<client id>.")
-        self._answer(self._who, self.services.current.forget_window(self._who, window))
+        self._answer(self._who, self.current.forget_window(self._who, window))
 
     def _read_body(self) -> dict[str, Any]:
         try:
@@ -261,7 +263,7 @@ class UIEventsSocket(WebSocketMixin, JupyterHandler, websocket.WebSocketHandler)
     """
 
     def initialize(self, ui: UIEvents) -> None:
-        self.ui = ui
+        self.ui_events = ui  # not self.ui: tornado keeps the template UI modules there
         self.who: str | None = None
 
     @ws_authenticated
@@ -272,19 +274,19 @@ class UIEventsSocket(WebSocketMixin, JupyterHandler, websocket.WebSocketHandler)
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)  # keep-alive pings
-        self.ui.subscribe(self.who, self.send_event)
+        self.ui_events.subscribe(self.who, self.send_event)
 
     def send_event(self, event: dict[str, Any]) -> None:
         try:
             self.write_message(json.dumps(event))
         except websocket.WebSocketClosedError:  # closed without on_close (peer vanished)
-            self.ui.unsubscribe(self.who, self.send_event)
+            self.ui_events.unsubscribe(self.who, self.send_event)
 
     def on_message(self, message: str | bytes) -> None:
         """Nothing is expected from the window."""
 
     def on_close(self) -> None:
-        self.ui.unsubscribe(self.who, self.send_event)
+        self.ui_events.unsubscribe(self.who, self.send_event)
 
 
 class DemoHandler(ExtensionHandlerMixin, JupyterHandler):
