@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+from typing import TYPE_CHECKING
 
 from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
 from jupyter_server.utils import url_path_join
@@ -29,6 +30,9 @@ from .tools import NOTEBOOK_TOOLS
 from .transport import SessionManagerHost
 from .ui_events import UIEvents
 from .ydoc_rooms import YDocRooms
+
+if TYPE_CHECKING:
+    from jupyter_server.serverapp import ServerApp
 
 HERE = os.path.dirname(__file__)
 
@@ -77,8 +81,8 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     name = "jupyter_mcp_ext"
     load_other_extensions = True
-    template_paths = [os.path.join(HERE, "templates")]
-    static_paths = [os.path.join(HERE, "static")]
+    template_paths = [os.path.join(HERE, "templates")]  # noqa: RUF012  (ExtensionApp reads these class lists)
+    static_paths = [os.path.join(HERE, "static")]  # noqa: RUF012
 
     endpoint_path = Unicode(
         "mcp",
@@ -216,9 +220,15 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
             serverapp.log.critical("MCP: invalid configuration, the server does not start: %s", error)
             self.exit(1)
 
+    @property
+    def _server(self) -> ServerApp:
+        """The Jupyter server this extension is linked to (set before settings and handlers)."""
+        assert self.serverapp is not None
+        return self.serverapp
+
     def initialize_settings(self) -> None:
         live = LiveNotebooks(
-            YDocRooms(self.serverapp), self.serverapp.contents_manager, self.log,
+            YDocRooms(self._server), self._server.contents_manager, self.log,
             idle_close_delay=self.room_idle_close_delay,
         )
         ui = UIEvents()
@@ -249,7 +259,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.tool_calls = InFlightCalls()
         server = build_mcp_server(offered, services, self.tool_calls)
         embedding.configure(
-            self.serverapp.web_app.settings,
+            self._server.web_app.settings,
             origins=self.allowed_frame_origins,
             mcp_path=self._endpoint,
             log=self.log,
@@ -278,11 +288,11 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.handlers.append((url_path_join(path, "ui-events"), UIEventsSocket, {"ui": self.services.ui}))
         if self.demo_page:
             self.handlers.append((url_path_join(path, "demo"), DemoHandler, {"mcp_path": self._endpoint}))
-        add_oauth_discovery_answers(self.serverapp.web_app)
+        add_oauth_discovery_answers(self._server.web_app)
 
     @property
     def mcp_url(self) -> str:
-        return url_path_join(self.serverapp.connection_url, self._endpoint)
+        return url_path_join(self._server.connection_url, self._endpoint)
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         await self.session_host.start()

@@ -15,7 +15,7 @@ from jupyter_ydoc import YNotebook
 from pycrdt import Array, Map, Text
 
 from . import late_edits, recent_edits
-from .errors import ToolError
+from .errors import UsageError
 from .notebooks import AGENT_ORIGIN
 from .outputs import summarize_output
 from .textdiff import text_edits
@@ -82,8 +82,8 @@ def find_index(nb: YNotebook, cell_id: str, hint: int | None = None) -> int | No
     return None if found is None else found[0]
 
 
-def _missing(nb: YNotebook, cell_id: str) -> ToolError:
-    return ToolError(
+def _missing(nb: YNotebook, cell_id: str) -> UsageError:
+    return UsageError(
         f"No cell has id {cell_id!r} (the notebook has {len(nb.ycells)} cells; it may have been deleted). "
         "Use read_notebook to see the current cell ids."
     )
@@ -107,13 +107,13 @@ def _range_text(count: int) -> str:
 def locate(nb: YNotebook, cell_index: int | None, cell_id: str | None) -> tuple[int, str]:
     """(index, id) of the cell an agent addressed by index or by id (exactly one of them)."""
     if (cell_index is None) == (cell_id is None):
-        raise ToolError("Address the cell with exactly one of cell_index (0-based; negative counts from the end) or cell_id.")
+        raise UsageError("Address the cell with exactly one of cell_index (0-based; negative counts from the end) or cell_id.")
     count = len(nb.ycells)
     if cell_id is not None:
         return index_of(nb, cell_id), cell_id
     assert cell_index is not None
     if not -count <= cell_index < count:
-        raise ToolError(f"cell_index {cell_index} is out of range: {_range_text(count)}.")
+        raise UsageError(f"cell_index {cell_index} is out of range: {_range_text(count)}.")
     index = cell_index % count
     return index, str(nb.ycells[index].get("id"))
 
@@ -124,7 +124,7 @@ def insert_index(nb: YNotebook, index: int) -> int:
     if index == -1:
         return count
     if not 0 <= index <= count:
-        raise ToolError(f"Insert index {index} is out of range: use 0..{count} (or -1 to append).")
+        raise UsageError(f"Insert index {index} is out of range: use 0..{count} (or -1 to append).")
     return index
 
 
@@ -133,7 +133,7 @@ def check_text(text: str, what: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:
-        raise ToolError(
+        raise UsageError(
             f"{what} is not valid Unicode text: character {error.start} is a lone surrogate "
             f"(U+{ord(text[error.start]):04X}, half of a UTF-16 pair). Send whole characters; nothing was changed."
         ) from None
@@ -147,7 +147,7 @@ def insert_cell(
     ``running`` marks a new code cell as executing ([*]) in the same edit.
     """
     if cell_type not in CELL_TYPES:
-        raise ToolError(f"cell_type {cell_type!r} is not valid: use one of {', '.join(CELL_TYPES)}.")
+        raise UsageError(f"cell_type {cell_type!r} is not valid: use one of {', '.join(CELL_TYPES)}.")
     check_text(source, "source")
     index = insert_index(nb, index)
     cell: dict[str, Any] = {"cell_type": cell_type, "source": source, "metadata": {}}
@@ -214,7 +214,7 @@ def replace_in_source(
 ) -> tuple[int, int, int, int]:
     """Replace ``old_text`` by ``new_text`` in one cell; returns (index, replacements, chars removed, inserted)."""
     if not old_text:
-        raise ToolError("old_text is empty: give the exact text to replace (copy it from read_cell).")
+        raise UsageError("old_text is empty: give the exact text to replace (copy it from read_cell).")
     check_text(new_text, "new_text")
     with nb.ydoc.transaction(origin=AGENT_ORIGIN):
         index, ycell = cell_of(nb, cell_id, hint)
@@ -222,12 +222,12 @@ def replace_in_source(
         source = str(ytext)
         count = source.count(old_text)
         if count == 0:
-            raise ToolError(
+            raise UsageError(
                 f"old_text was not found in cell {index} (id {cell_id!r}); it must match the source exactly, "
                 "including whitespace. Read the cell with read_cell first."
             )
         if count > 1 and not replace_all:
-            raise ToolError(
+            raise UsageError(
                 f"old_text occurs {count} times in cell {index} (id {cell_id!r}): include more surrounding text "
                 "to make it unique, or set replace_all to true."
             )
@@ -278,7 +278,7 @@ def move_cell(nb: YNotebook, cell_id: str, to_index: int) -> tuple[int, int]:
     with nb.ydoc.transaction(origin=AGENT_ORIGIN):
         count = len(nb.ycells)
         if not -count <= to_index < count:
-            raise ToolError(f"to_index {to_index} is out of range: {_range_text(count)}.")
+            raise UsageError(f"to_index {to_index} is out of range: {_range_text(count)}.")
         to_index %= count
         from_index = index_of(nb, cell_id)
         if from_index != to_index:

@@ -19,7 +19,7 @@ from typing import Any
 from jupyter_ydoc import YNotebook
 
 from . import cells
-from .errors import ToolError
+from .errors import UsageError
 from .execution import CellOutputs
 from .kernels import OUTPUT_HOLD, KernelReply, NotebookKernels, Status
 from .notebooks import HeldNotebook, LiveNotebooks
@@ -33,7 +33,7 @@ HEARTBEAT_SECONDS = 1.0
 # How a run reports progress: (seconds the code has run, message).
 Progress = Callable[[float, str], Awaitable[None]]
 
-# Asks Jupyter's authorizer whether whoever runs the code may (action, resource); raises ToolError if not.
+# Asks Jupyter's authorizer whether whoever runs the code may (action, resource); raises UsageError if not.
 Authorize = Callable[[str, str], Awaitable[None]]
 
 # Told, just after the request went to the kernel, which cell will show the run: (path, cell_id, cell_index).
@@ -51,7 +51,7 @@ class ExecutionSettings:
         if requested is None:
             return self.default_timeout
         if requested > self.max_timeout:
-            raise ToolError(f"timeout {requested:g} s is above this server's maximum of {self.max_timeout:g} s.")
+            raise UsageError(f"timeout {requested:g} s is above this server's maximum of {self.max_timeout:g} s.")
         return requested
 
 
@@ -70,7 +70,7 @@ PickCell = Callable[[YNotebook], CellToRun]
 def _existing_cell(nb: YNotebook, index: int, cell_id: str) -> CellToRun:
     ycell = nb.ycells[index]
     if ycell.get("cell_type") != "code":
-        raise ToolError(f"Cell {index} (id {cell_id}) is a {ycell.get('cell_type')} cell; only code cells run.")
+        raise UsageError(f"Cell {index} (id {cell_id}) is a {ycell.get('cell_type')} cell; only code cells run.")
     return CellToRun(index=index, cell_id=cell_id, source=str(ycell["source"]), new=False)
 
 

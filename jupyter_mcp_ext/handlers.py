@@ -17,7 +17,7 @@ from tornado import web, websocket
 from tornado.routing import PathMatches, Rule
 
 from .context import API, CurrentNotebook, CurrentNotebooks
-from .errors import ToolError
+from .errors import UsageError
 from .paths import ServerPaths
 from .transport import SessionManagerHost
 from .ui_events import UIEvents
@@ -66,7 +66,7 @@ class MCPHandler(APIHandler):
             return
         super().check_xsrf_cookie()
 
-    async def prepare(self) -> None:
+    async def prepare(self) -> None:  # type: ignore[override]  # as jupyter_server's APIHandler.prepare
         try:
             await super().prepare()
         except web.HTTPError as error:
@@ -173,7 +173,7 @@ class CurrentNotebookHandler(APIHandler):
             await require_permission(self, "read", "contents")
             try:
                 path = await self.paths.existing_notebook(path)
-            except ToolError as error:
+            except UsageError as error:
                 raise web.HTTPError(400, str(error)) from error
         if not isinstance(open_in_ui, bool):
             raise web.HTTPError(400, "'open' must be true or false.")
@@ -264,7 +264,7 @@ class UIEventsSocket(WebSocketMixin, JupyterHandler, websocket.WebSocketHandler)
 
     def initialize(self, ui: UIEvents) -> None:
         self.ui_events = ui  # not self.ui: tornado keeps the template UI modules there
-        self.who: str | None = None
+        self.who = ""  # the principal, known once get() authenticated the request (before open())
 
     @ws_authenticated
     async def get(self, *args: Any, **kwargs: Any) -> None:
@@ -295,7 +295,7 @@ class DemoHandler(ExtensionHandlerMixin, JupyterHandler):
     The page comes from the extension's templates; error pages stay Jupyter's own.
     """
 
-    def initialize(self, name: str, mcp_path: str) -> None:  # type: ignore[override]
+    def initialize(self, name: str, mcp_path: str) -> None:
         super().initialize(name=name)
         self.mcp_path = mcp_path
 

@@ -14,7 +14,7 @@ from jupyter_core.utils import ensure_async
 from pydantic import Field
 
 from .engine import CellRun, PickCell, Progress, cell_at, cell_with_id, new_cell
-from .errors import ToolError
+from .errors import UsageError
 from .kernels import Status
 from .notebooks import HeldNotebook
 from .outputs import execution_content, summarize_output
@@ -184,7 +184,7 @@ async def execute_with_progress(call: Call, p: ExecuteRangeParams) -> ToolOutput
             count = len(nb.ycells)
             end = count - 1 if p.end_index is None else p.end_index
             if count == 0 or p.start_index >= count or end >= count or end < p.start_index:
-                raise ToolError(
+                raise UsageError(
                     f"Cell range {p.start_index}..{end} is not valid: the notebook has cells 0..{count - 1}."
                 )
             targets = [str(nb.ycells[i].get("id")) for i in range(p.start_index, end + 1)
@@ -218,7 +218,7 @@ async def _run_range(
         try:
             report = _range_progress(call, done, len(targets))
             run = await _run_cell(call, notebook, cell_with_id(cell_id), timeout, report=report)
-        except ToolError as error:  # the person deleted the cell before its turn
+        except UsageError as error:  # the person deleted the cell before its turn
             entries.append(RangeEntry(cell_index=None, cell_id=cell_id, status="skipped", execution_count=None,
                                       summary=str(error)))
             continue
@@ -285,7 +285,7 @@ async def _act_on_kernel(
     path = await call.notebook(p.notebook_path)
     session = await call.services.kernels.find_session(path)
     if session is None:
-        raise ToolError(f"{path!r} has no running kernel (run a cell to start one).")
+        raise UsageError(f"{path!r} has no running kernel (run a cell to start one).")
     kernel_id = session["kernel"]["id"]
     await action(kernel_id)
     state = call.services.kernels.state(kernel_id)

@@ -29,7 +29,7 @@ from jupyter_client.session import Session
 from jupyter_core.utils import ensure_async
 from tornado import web
 
-from .errors import ToolError
+from .errors import UsageError
 
 # IOPub output messages of one execution, handed to the caller in batches, in order.
 OnMessage = Callable[[list[dict[str, Any]]], Awaitable[None]]
@@ -152,12 +152,12 @@ class KernelRunner:
             try:  # shielded: a timeout here must not cancel the manager's own future
                 await asyncio.wait_for(asyncio.shield(waited), max(0.0, deadline - time.monotonic()))
             except TimeoutError:
-                raise ToolError(f"Kernel {self.kernel_id} did not finish starting (waited {timeout:g} s).") from None
+                raise UsageError(f"Kernel {self.kernel_id} did not finish starting (waited {timeout:g} s).") from None
             except Exception:  # reported below, once the future is the current one
                 pass
         if ready.cancelled() or ready.exception() is not None:
             reason = "cancelled" if ready.cancelled() else repr(ready.exception())
-            raise ToolError(f"Kernel {self.kernel_id} failed to start ({reason}): restart it with restart_kernel.")
+            raise UsageError(f"Kernel {self.kernel_id} failed to start ({reason}): restart it with restart_kernel.")
         return ready
 
     async def _sync_iopub(self, timeout: float = 30) -> None:
@@ -187,7 +187,7 @@ class KernelRunner:
         finally:
             for msg_id in answered:
                 del self._waiters[msg_id]
-        raise ToolError(f"Kernel {self.kernel_id} does not answer (waited {timeout:g} s).")
+        raise UsageError(f"Kernel {self.kernel_id} does not answer (waited {timeout:g} s).")
 
     def _wake_stalled_readers(self) -> None:
         """Hand on any message left waiting in a socket while its reader sleeps.
@@ -413,7 +413,7 @@ class NotebookKernels:
                     path=path, name=os.path.basename(path), type="notebook", kernel_name=kernel_name
                 )
             except Exception as error:
-                raise ToolError(f"Could not start a kernel for {path!r}: {error}") from error
+                raise UsageError(f"Could not start a kernel for {path!r}: {error}") from error
             return model, True
 
     async def find_session(self, path: str) -> dict[str, Any] | None:
@@ -427,7 +427,7 @@ class NotebookKernels:
         runner = self._runners.get(kernel_id)
         if runner is None:
             if kernel_id not in self.kernels:
-                raise ToolError(f"Kernel {kernel_id} is not running.")
+                raise UsageError(f"Kernel {kernel_id} is not running.")
             self._forget_stopped()
             runner = self._runners[kernel_id] = KernelRunner(kernel_id, self.kernels.get_kernel(kernel_id), self.log)
         return runner

@@ -22,7 +22,7 @@ from jupyter_core.utils import ensure_async
 from jupyter_ydoc import YNotebook
 
 from . import late_edits
-from .errors import ToolError
+from .errors import UsageError
 from .saves import SaveWatch
 from .ydoc_rooms import FileWriter, YDocRooms
 
@@ -121,12 +121,12 @@ class LiveNotebooks:
                 self.log.warning("MCP: could not open notebook %s: %r", path, error)
                 self._discard_failed_room(room_id)
                 reason = getattr(error, "log_message", None) or str(error) or type(error).__name__
-                raise ToolError(
+                raise UsageError(
                     f"{path!r} could not be loaded as a notebook: {reason}. "
                     "Is it valid notebook JSON (nbformat 4)? Fix or recreate the file."
                 ) from error
             if not isinstance(doc, YNotebook):
-                raise ToolError(f"{path!r} is not open as a notebook document.")
+                raise UsageError(f"{path!r} is not open as a notebook document.")
             self.rooms.watch_saves(room_id, self.saves.outcome)
             self.rooms.listen_to_clients(room_id, doc, late_edits.on_client_message)
             if owned is not None:

@@ -17,7 +17,7 @@ from typing import Any
 from jupyter_core.utils import ensure_async
 from jupyter_server.services.contents.fileio import FileManagerMixin
 
-from .errors import ToolError
+from .errors import UsageError
 
 NOTEBOOK_SUFFIX = ".ipynb"
 
@@ -89,24 +89,24 @@ class ServerPaths:
         )
 
     def normalize(self, path: str) -> str:
-        """The canonical contents-API form of ``path``, or a ToolError saying why it is refused."""
+        """The canonical contents-API form of ``path``, or a UsageError saying why it is refused."""
         if not isinstance(path, str):
-            raise ToolError("A path must be a string relative to the server root, e.g. 'analysis/report.ipynb'.")
+            raise UsageError("A path must be a string relative to the server root, e.g. 'analysis/report.ipynb'.")
         raw = path.strip()
         if "\x00" in raw:
-            raise ToolError("The path contains a NUL character.")
+            raise UsageError("The path contains a NUL character.")
         if raw.startswith(("/", "\\")) or os.path.isabs(raw) or (len(raw) > 1 and raw[1] == ":"):
             hint = ""
             root = self._root
             if root and os.path.realpath(raw).startswith(root + os.sep):
                 hint = f" Inside the root this is {os.path.relpath(os.path.realpath(raw), root)!r}."
-            raise ToolError(
+            raise UsageError(
                 f"Absolute path {path!r} refused: paths are relative to the Jupyter server's root "
                 f"(e.g. 'folder/notebook.ipynb').{hint}"
             )
         parts = [part for part in raw.replace("\\", "/").split("/") if part not in ("", ".")]
         if ".." in parts:
-            raise ToolError(f"Path {path!r} refused: '..' may not be used; paths stay inside the server root.")
+            raise UsageError(f"Path {path!r} refused: '..' may not be used; paths stay inside the server root.")
         normalized = "/".join(parts)
         self._check_length(normalized, parts)
         self._check_inside_root(normalized, path)
@@ -118,14 +118,14 @@ class ServerPaths:
             size = len(part.encode("utf-8", "surrogatepass"))
             if size > MAX_NAME_BYTES:
                 shown = part[:40] + "…"
-                raise ToolError(
+                raise UsageError(
                     f"The name {shown!r} in the path is too long: {size} bytes (UTF-8), at most {MAX_NAME_BYTES} "
                     "bytes per file or folder name."
                 )
         if self._root is not None:
             size = len(os.path.join(self._root, normalized).encode("utf-8", "surrogatepass"))
             if size > MAX_PATH_BYTES:
-                raise ToolError(
+                raise UsageError(
                     f"The path is too long for the server's file system ({len(parts)} parts, "
                     f"{len(normalized)} characters): use a shorter or less deeply nested path."
                 )
@@ -147,7 +147,7 @@ class ServerPaths:
             return
         real = os.path.realpath(os.path.join(root, normalized))
         if real != root and not real.startswith(root + os.sep):
-            raise ToolError(f"Path {original!r} refused: it leads outside the server root (through a symlink).")
+            raise UsageError(f"Path {original!r} refused: it leads outside the server root (through a symlink).")
 
     async def check_visible(self, path: str) -> None:
         if not path or getattr(self.cm, "allow_hidden", False):
@@ -155,7 +155,7 @@ class ServerPaths:
         if self._dot_means_hidden and not any(part.startswith(".") for part in path.split("/")):
             return
         if await ensure_async(self.cm.is_hidden(path)):
-            raise ToolError(
+            raise UsageError(
                 f"{path!r} is hidden (a name starting with '.'); the server does not serve hidden files "
                 "(ContentsManager.allow_hidden is False)."
             )
@@ -164,22 +164,22 @@ class ServerPaths:
         """``path`` normalized, checked to be an existing, visible notebook."""
         normalized = self.normalize(path)
         if not normalized.endswith(NOTEBOOK_SUFFIX):
-            raise ToolError(f"{normalized!r} is not a notebook: notebook paths end in '{NOTEBOOK_SUFFIX}'.")
+            raise UsageError(f"{normalized!r} is not a notebook: notebook paths end in '{NOTEBOOK_SUFFIX}'.")
         await self.check_visible(normalized)
         if not await ensure_async(self.cm.file_exists(normalized)):
             if await ensure_async(self.cm.dir_exists(normalized)):
-                raise ToolError(f"{normalized!r} is a directory, not a notebook.")
-            raise ToolError(await self._missing_message(normalized))
+                raise UsageError(f"{normalized!r} is a directory, not a notebook.")
+            raise UsageError(await self._missing_message(normalized))
         return normalized
 
     async def new_notebook(self, path: str) -> str:
         """``path`` normalized, checked to be a notebook path that does not exist yet."""
         normalized = self.normalize(path)
         if not normalized.endswith(NOTEBOOK_SUFFIX):
-            raise ToolError(f"{normalized!r} is not a notebook path: it must end in '{NOTEBOOK_SUFFIX}'.")
+            raise UsageError(f"{normalized!r} is not a notebook path: it must end in '{NOTEBOOK_SUFFIX}'.")
         await self.check_visible(normalized)
         if await ensure_async(self.cm.exists(normalized)):
-            raise ToolError(f"{normalized!r} already exists; it is not overwritten. Choose another path.")
+            raise UsageError(f"{normalized!r} already exists; it is not overwritten. Choose another path.")
         return normalized
 
     async def existing_directory(self, path: str) -> str:
@@ -187,8 +187,8 @@ class ServerPaths:
         await self.check_visible(normalized)
         if not await ensure_async(self.cm.dir_exists(normalized)):
             if await ensure_async(self.cm.file_exists(normalized)):
-                raise ToolError(f"{normalized!r} is a file, not a directory.")
-            raise ToolError(f"Directory {normalized!r} does not exist.")
+                raise UsageError(f"{normalized!r} is a file, not a directory.")
+            raise UsageError(f"Directory {normalized!r} does not exist.")
         return normalized
 
     async def _missing_message(self, path: str) -> str:
@@ -230,7 +230,7 @@ class ServerPaths:
             for entry in sorted(listing.get("content") or [], key=lambda e: (e["type"] != "directory", e["name"])):
                 try:
                     self._check_inside_root(entry["path"], entry["path"])
-                except ToolError:
+                except UsageError:
                     continue
                 if pattern is None or fnmatch.fnmatch(entry["name"], pattern) or fnmatch.fnmatch(entry["path"], pattern):
                     yield entry

@@ -14,7 +14,7 @@ from weakref import WeakKeyDictionary
 
 from jupyter_ydoc import YNotebook
 
-from .errors import ToolError
+from .errors import UsageError
 from .notebooks import AGENT_ORIGIN
 
 QUIET_SECONDS = 3.0
@@ -67,7 +67,7 @@ def check_quiet(nb: YNotebook, cell_id: str, index: int) -> None:
         return
     age = time.monotonic() - changed
     if age < QUIET_SECONDS:
-        raise ToolError(
+        raise UsageError(
             f"Cell {index} (id {cell_id!r}) was changed by someone else {age:.1f} s ago, so they may still be "
             "typing in it: moving a cell re-creates it, and what they type meanwhile would be lost. Nothing was "
             f"moved. Retry when the cell has been left alone for {QUIET_SECONDS:.0f} s (in about "

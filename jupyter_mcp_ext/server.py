@@ -18,7 +18,7 @@ from mcp.server.lowlevel import Server
 from pydantic import BaseModel, ValidationError
 
 from . import __version__
-from .errors import ToolError
+from .errors import UsageError
 from .toolkit import Call, Services, Tool
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ class InFlightCalls:
         for task in tasks:
             task.cancel()
         if tasks:
-            done, pending = await asyncio.wait(tasks, timeout=timeout)
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
             if pending:
                 log.warning("MCP: %d tool call(s) did not end within %s s of the shutdown", len(pending), timeout)
 
@@ -200,7 +200,7 @@ def build_mcp_server(tools: list[Tool], services: Services, calls: InFlightCalls
             with calls.track():
                 await call.authorize(*tool.permission)
                 structured, text = await tool.run(call, arguments)
-        except ToolError as error:
+        except UsageError as error:
             return _error(services.paths.scrub(str(error), given=repr(params.arguments)))
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
             raise

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .context import CurrentNotebooks
 from .engine import ExecutionEngine
-from .errors import ToolError
+from .errors import UsageError
 from .kernels import NotebookKernels
 from .notebooks import LiveNotebooks
 from .paths import ServerPaths
@@ -81,7 +81,7 @@ class Call:
     async def authorize(self, action: str, resource: str) -> None:
         authorizer = self.handler.authorizer
         if not await ensure_async(authorizer.is_authorized(self.handler, self.user, action, resource)):
-            raise ToolError(
+            raise UsageError(
                 f"Permission denied: user {self.user.username!r} may not {action} {resource} on this server."
             )
 
@@ -91,7 +91,7 @@ class Call:
             return await self.services.paths.existing_notebook(notebook_path)
         current = self.services.current.get(self.principal)
         if current.path is None:
-            raise ToolError(
+            raise UsageError(
                 "No notebook_path was given and there is no current notebook: pass notebook_path, "
                 "or call prepare_notebook (or open a notebook in JupyterLab) first."
             )

@@ -17,7 +17,7 @@ from tornado.web import HTTPError
 
 from . import cells, recent_edits
 from .context import AGENT
-from .errors import ToolError
+from .errors import UsageError
 from .paths import describe_contents_error
 from .toolkit import (
     MAX_CELL_ID_CHARS,
@@ -128,7 +128,7 @@ async def _kernelspec(call: Call, kernel_name: str | None) -> dict[str, Any]:
         spec = await ensure_async(ksm.get_kernel_spec(name))
     except Exception:
         available = sorted(await ensure_async(ksm.get_all_specs()))
-        raise ToolError(f"No kernel named {name!r}. Available kernels: {', '.join(available) or 'none'}.") from None
+        raise UsageError(f"No kernel named {name!r}. Available kernels: {', '.join(available) or 'none'}.") from None
     return {"name": name, "display_name": spec.display_name, "language": spec.language}
 
 
@@ -160,7 +160,7 @@ async def _create_notebook(call: Call, path: str, kernel_name: str | None) -> di
         for folder in reversed(created):
             with contextlib.suppress(Exception):
                 await ensure_async(cm.delete(folder))
-        raise ToolError(f"Could not create {path!r}: {describe_contents_error(error)}.") from error
+        raise UsageError(f"Could not create {path!r}: {describe_contents_error(error)}.") from error
     return kernelspec
 
 
@@ -279,7 +279,7 @@ async def prepare_notebook(call: Call, p: PrepareNotebookParams) -> ToolOutput:
     created = False
     try:
         path = await paths.existing_notebook(p.notebook_path)
-    except ToolError:
+    except UsageError:
         if not p.create:
             raise
         path = await paths.new_notebook(p.notebook_path)
@@ -565,7 +565,7 @@ async def delete_cell(call: Call, p: DeleteCellParams) -> ToolOutput:
     """Delete one or several cells, by cell_index (an index or a list) or by cell_id (an id or a list).
     All are resolved before anything is deleted: if one is invalid, nothing is deleted."""
     if (p.cell_index is None) == (p.cell_id is None):
-        raise ToolError("Give exactly one of cell_index (an index or a list of indexes) or cell_id (an id or a list).")
+        raise UsageError("Give exactly one of cell_index (an index or a list of indexes) or cell_id (an id or a list).")
     path = await call.notebook(p.notebook_path)
     async with _document(call, path, edit=True) as nb:
         if p.cell_id is not None:
@@ -574,9 +574,9 @@ async def delete_cell(call: Call, p: DeleteCellParams) -> ToolOutput:
             indexes = [p.cell_index] if isinstance(p.cell_index, int) else list(p.cell_index or [])
             ids = [cells.locate(nb, index, None)[1] for index in indexes]
         if not ids:
-            raise ToolError("No cells given: cell_index or cell_id is an empty list.")
+            raise UsageError("No cells given: cell_index or cell_id is an empty list.")
         if len(set(ids)) != len(ids):
-            raise ToolError("The same cell is named more than once; name each cell once.")
+            raise UsageError("The same cell is named more than once; name each cell once.")
         deleted = cells.resolve_cells(nb, ids)
         # Highest index first: deleting a cell does not move the ones still to delete.
         await _in_slices(sorted(deleted, key=lambda cell: cell["index"], reverse=True),
@@ -632,7 +632,7 @@ async def clear_cell_output(call: Call, p: ClearOutputParams) -> ToolOutput:
     async with _document(call, path, edit=True) as nb:
         if p.all_cells:
             if p.cell_index is not None or p.cell_id is not None:
-                raise ToolError("all_cells=true clears every cell: do not give cell_index or cell_id with it.")
+                raise UsageError("all_cells=true clears every cell: do not give cell_index or cell_id with it.")
             plain = cells.read_cells(nb)
             # Only cells with something to clear are touched: each live cell read costs O(its index).
             by_id = {

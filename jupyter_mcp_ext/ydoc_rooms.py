@@ -22,7 +22,7 @@ from jupyter_server_ydoc.utils import (
     room_id_from_encoded_path,
 )
 
-from .errors import ToolError
+from .errors import UsageError
 from .paths import describe_contents_error
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ class YDocRooms:
         try:
             return self.serverapp.web_app.settings["jupyter_server_ydoc"]
         except KeyError:
-            raise ToolError(
+            raise UsageError(
                 "Live notebooks are unavailable: the jupyter_server_ydoc extension (jupyter-collaboration) "
                 "is not enabled on this server."
             ) from None

@@ -19,7 +19,7 @@ import pytest
 from jupyter_ydoc import YNotebook
 
 from jupyter_mcp_ext import notebooks
-from jupyter_mcp_ext.errors import ToolError
+from jupyter_mcp_ext.errors import UsageError
 from jupyter_mcp_ext.notebooks import LiveNotebooks
 
 IDLE = 0.01  # seconds; the policy then looks at its rooms every 50 ms
@@ -338,7 +338,7 @@ async def test_stop_says_which_changes_are_lost_when_they_cannot_be_saved(
 async def test_a_notebook_that_cannot_be_loaded_is_an_error_and_read_again_next_time(live, rooms):
     rooms.load_problem = ValueError("Expecting value: line 1 column 1")
     with pytest.raises(
-        ToolError, match=r"'a.ipynb' could not be loaded as a notebook: Expecting value"
+        UsageError, match=r"'a.ipynb' could not be loaded as a notebook: Expecting value"
     ):
         async with live.document("a.ipynb"):
             pass

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jupyter_server.services.contents.filemanager import FileContentsManager
 
-from jupyter_mcp_ext.errors import ToolError
+from jupyter_mcp_ext.errors import UsageError
 from jupyter_mcp_ext.paths import ServerPaths
 
 
@@ -36,13 +36,13 @@ def test_paths_are_normalised_to_the_contents_api_form(paths, raw, normalized):
     ("../x.ipynb", "'..'"), ("a/../../x", "'..'"), ("a\x00b", "NUL"), ("escape/x.ipynb", "outside the server root"),
 ])
 def test_paths_that_could_leave_the_root_are_refused_with_the_reason(paths, raw, reason):
-    with pytest.raises(ToolError, match=reason):
+    with pytest.raises(UsageError, match=reason):
         paths.normalize(raw)
 
 
 def test_an_absolute_path_inside_the_root_is_refused_with_its_relative_form(paths):
     inside = os.path.join(paths.cm.root_dir, "inside", "n.ipynb")
-    with pytest.raises(ToolError, match="Inside the root this is 'inside/n.ipynb'"):
+    with pytest.raises(UsageError, match="Inside the root this is 'inside/n.ipynb'"):
         paths.normalize(inside)
 
 
@@ -53,7 +53,7 @@ def test_no_accepted_path_resolves_outside_the_root(tmp_path_factory, raw):
     paths = ServerPaths(FileContentsManager(root_dir=str(root)))
     try:
         normalized = paths.normalize(raw)
-    except ToolError:
+    except UsageError:
         return
     resolved = os.path.realpath(os.path.join(root, normalized))
     assert resolved == str(root) or resolved.startswith(str(root) + os.sep)
