@@ -184,9 +184,7 @@ async def big_output(root: Path, args: argparse.Namespace, client: Client) -> di
         elapsed = (time.perf_counter() - t0) * 1000
         executed(result, f"{BIG_MARK}-{run}-{lines - 1:06d}")  # the tail of the output is kept
         sc = result.structured_content
-        text_bytes = sum(
-            len(b.text.encode()) for b in result.content if getattr(b, "type", "") == "text"
-        )
+        text_bytes = len(text_of(result).encode())
         runs.append(
             {
                 "ms": elapsed,
@@ -254,45 +252,34 @@ async def concurrent(
     paths = [f"conc_{c}.ipynb" for c in range(workers)]
     for p in paths:
         new_notebook(root / p)
-    barrier = asyncio.Barrier(workers + 1)
     latencies: list[float] = []
     errors: list[str] = []
-    ends: list[float] = []
 
-    async def worker(c: int) -> None:
-        waited = False
-        try:
-            async with mcp_session(server, args.mode) as mcp:
-                # untimed: starts this notebook's kernel (and opens its room)
-                warm = {"notebook_path": paths[c], "source": f"print('WARM-{c}')"}
-                executed(await mcp.call_tool("insert_execute_code_cell", warm), f"WARM-{c}")
-                waited = True
-                await barrier.wait()
-                for i in range(per):
-                    marker = f"MARK-{tag}-c{c:02d}-i{i:03d}"
-                    arguments = {"notebook_path": paths[c], "source": f"print('{marker}')"}
-                    t0 = time.perf_counter()
-                    try:
-                        result = await mcp.call_tool("insert_execute_code_cell", arguments)
-                        latencies.append((time.perf_counter() - t0) * 1000)
-                        executed(result, marker)
-                    except Exception as error:
-                        errors.append(f"client {c} op {i}: {error}")
-                ends.append(time.perf_counter())
-        except Exception as error:
-            errors.append(f"client {c}: {type(error).__name__}: {error}")
-        finally:
-            if not waited:
-                await barrier.wait()
+    async def warm_up(c: int, mcp: Client) -> None:  # starts the notebook's kernel, opens its room
+        warm = {"notebook_path": paths[c], "source": f"print('WARM-{c}')"}
+        executed(await mcp.call_tool("insert_execute_code_cell", warm), f"WARM-{c}")
 
-    tasks = [asyncio.create_task(worker(c)) for c in range(workers)]
-    await barrier.wait()  # every client connected and warmed up
-    kernels = children_of(server.pid)
-    server0, kernel0 = process_cpu_seconds(server.pid) or 0.0, cpu_of(kernels)
-    t0 = time.perf_counter()
-    await asyncio.gather(*tasks)
-    wall = (max(ends) if ends else time.perf_counter()) - t0
-    server1, kernel1 = process_cpu_seconds(server.pid) or 0.0, cpu_of(kernels)
+    async def work(c: int, mcp: Client) -> None:
+        for i in range(per):
+            marker = f"MARK-{tag}-c{c:02d}-i{i:03d}"
+            arguments = {"notebook_path": paths[c], "source": f"print('{marker}')"}
+            t0 = time.perf_counter()
+            try:
+                result = await mcp.call_tool("insert_execute_code_cell", arguments)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                executed(result, marker)
+            except Exception as error:
+                errors.append(f"client {c} op {i}: {error}")
+
+    async with contextlib.AsyncExitStack() as stack:
+        sessions = [await stack.enter_async_context(mcp_session(server, args.mode)) for _ in paths]
+        await asyncio.gather(*(warm_up(c, mcp) for c, mcp in enumerate(sessions)))
+        kernels = children_of(server.pid)
+        server0, kernel0 = process_cpu_seconds(server.pid) or 0.0, cpu_of(kernels)
+        t0 = time.perf_counter()
+        await asyncio.gather(*(work(c, mcp) for c, mcp in enumerate(sessions)))
+        wall = time.perf_counter() - t0
+        server1, kernel1 = process_cpu_seconds(server.pid) or 0.0, cpu_of(kernels)
 
     # Every cell in its own notebook, once, with its own marker as its output.
     placed, misplaced = 0, []
@@ -385,7 +372,7 @@ PATTERN = [
 
 
 def mixed_call(op: str, path: str, s: int, k: int) -> tuple[str, dict[str, Any]]:
-    calls = {
+    calls: dict[str, tuple[str, dict[str, Any]]] = {
         "info": ("get_notebook_info", {}),
         "read_notebook": ("read_notebook", {"offset": 0, "limit": 20}),
         "read_cell": ("read_cell", {"cell_index": -1}),
