@@ -1,18 +1,13 @@
-"""Diagnostic tool for ``bench_execute.py --skeleton``; never part of the extension.
+"""The reference tool of bench_execute.py's latency target; never part of the extension.
 
-Imported into the benchmark's Jupyter server before it starts, it registers two tools:
-
-- ``bare_execute``, the least an in-process MCP tool can do to run code: it sends the code to the
-  notebook's kernel with the extension's own runner and waits for the reply and idle; no path
-  checks, no live document, the kernel looked up once. Its latency over raw kernel + no-op is what
-  the MCP round trip around a kernel execution costs on the machine, whatever a tool does besides;
-- ``bare_wait``, which only sleeps for the given seconds: what waiting inside a call costs, with no
-  kernel at all.
+Imported into the benchmark's Jupyter server before it starts, it registers ``bare_execute``, the
+least an in-process MCP tool can do to run code: it sends the code to the notebook's kernel with
+the extension's own runner and waits for the reply and idle; no path checks, no live document,
+the kernel looked up once. insert_execute_code_cell's cost over it is the extension's own.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from jupyter_mcp_ext.app import TOOLS
@@ -32,10 +27,6 @@ class BareExecuteResult(Result):
     execution_count: int | None
 
 
-class BareWaitParams(Params):
-    seconds: float
-
-
 async def _ignore(_: list[dict[str, Any]]) -> None:
     pass
 
@@ -46,7 +37,7 @@ async def _no_interrupt() -> None:
 
 @tool("bare_execute", params=BareExecuteParams, result=BareExecuteResult, permission=EXECUTE)
 async def bare_execute(call: Call, p: BareExecuteParams) -> ToolOutput:
-    """Diagnostic: run code in the notebook's kernel and return only the status (bench_execute --skeleton)."""
+    """Benchmark reference: run code in the notebook's kernel and return only the status."""
     kernel_id = _kernel_ids.get(p.notebook_path) or await call.services.execution.kernel_id(
         p.notebook_path, call.authorize
     )
@@ -57,11 +48,4 @@ async def bare_execute(call: Call, p: BareExecuteParams) -> ToolOutput:
     return {"status": reply.status, "execution_count": reply.execution_count}, reply.status
 
 
-@tool("bare_wait", params=BareWaitParams, result=BareExecuteResult, permission=EXECUTE)
-async def bare_wait(call: Call, p: BareWaitParams) -> ToolOutput:
-    """Diagnostic: sleep for ``seconds`` and return (bench_execute --skeleton)."""
-    await asyncio.sleep(p.seconds)
-    return {"status": "ok", "execution_count": None}, "ok"
-
-
-TOOLS.extend([bare_execute, bare_wait])  # offered by the server this module is imported into
+TOOLS.append(bare_execute)  # offered by the server this module is imported into

@@ -142,7 +142,7 @@ class Peer:
 
 @contextlib.asynccontextmanager
 async def open_peer(server_url: str, token: str, path: str) -> AsyncIterator[Peer]:
-    """A browser-like peer with the notebook at ``path`` open, as JupyterLab joins it (also used by benchmarks)."""
+    """A browser-like peer with the notebook at ``path`` open, as JupyterLab joins it."""
     headers = {"Authorization": f"token {token}"}
     async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
         response = await http.put(
