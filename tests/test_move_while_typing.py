@@ -1,11 +1,13 @@
 """Moving a cell while a person types into it: a move re-creates the cell (a Y array has no move),
 so keystrokes still on their way to the server would land in the deleted copy. Nothing typed may be
-lost: such a move is refused, saying why; a cell left alone moves as before."""
+lost: such a move is refused, saying why (also in the first moments after the agent's first call,
+when what the person did just before is not known); a cell left alone moves as before."""
 
 from __future__ import annotations
 
 import asyncio
 
+import pytest
 from tool_helpers import invoke, wait_for_disk
 
 PATH = "mv.ipynb"
@@ -24,16 +26,18 @@ async def wait_for_server_source(client, cell_id: str, expected: str) -> None:
     raise AssertionError(f"the server never saw {expected!r}; it has {await server_source(client, cell_id)!r}")
 
 
+@pytest.mark.parametrize("agent_looked_first", [True, False], ids=["after-a-read", "as-the-first-call"])
 async def test_moving_a_cell_while_a_person_types_into_it_loses_nothing_they_typed(
-    make_notebook, mcp_client, browser, jp_root_dir
+    make_notebook, mcp_client, browser, jp_root_dir, agent_looked_first
 ):
     make_notebook(PATH, CELLS)
-    async with mcp_client() as client, browser(PATH) as peer:
+    async with mcp_client() as client, browser(PATH) as peer, browser(PATH) as onlooker:
         ids = peer.cell_ids()
         typed_in = ids[1]
-        await invoke(client, "read_notebook", notebook_path=PATH)  # the agent looks before it moves
+        if agent_looked_first:
+            await invoke(client, "read_notebook", notebook_path=PATH)
         peer.type_at_end(typed_in, " # typed")
-        await wait_for_server_source(client, typed_in, "b = 1 # typed")
+        await onlooker.wait_until(lambda: onlooker.source(typed_in) == "b = 1 # typed")  # the server has it
         async with peer.offline():  # the next keystroke is still on its way while the agent moves the cell
             peer.type_at_end(typed_in, " # on its way")
             moved = await client.call_tool("move_cell", {"notebook_path": PATH, "cell_id": typed_in, "to_index": -1})
@@ -52,12 +56,16 @@ async def test_moving_a_cell_while_a_person_types_into_it_loses_nothing_they_typ
 
 
 async def test_a_cell_nobody_is_typing_in_moves_while_a_person_types_elsewhere(
-    make_notebook, mcp_client, browser, jp_root_dir
+    make_notebook, mcp_client, browser, jp_root_dir, monkeypatch
 ):
+    from jupyter_mcp_ext import recent_edits
+
+    monkeypatch.setattr(recent_edits, "QUIET_SECONDS", 0.5)
     make_notebook(PATH, CELLS)
     async with mcp_client() as client, browser(PATH) as peer:
         ids = peer.cell_ids()
         await invoke(client, "read_notebook", notebook_path=PATH)
+        await asyncio.sleep(0.6)  # what the person did before the agent came is behind them
         peer.type_at_end(ids[2], " and more")
         await wait_for_server_source(client, ids[2], "Notes and more")
         moved = await invoke(client, "move_cell", notebook_path=PATH, cell_id=ids[0], to_index=-1)
@@ -78,6 +86,7 @@ async def test_a_refused_move_succeeds_once_the_person_has_left_the_cell_alone(
     async with mcp_client() as client, browser(PATH) as peer:
         ids = peer.cell_ids()
         await invoke(client, "read_notebook", notebook_path=PATH)
+        await asyncio.sleep(0.6)
         peer.type_at_end(ids[1], " # typed")
         await wait_for_server_source(client, ids[1], "b = 1 # typed")
         refused = await client.call_tool("move_cell", {"notebook_path": PATH, "cell_id": ids[1], "to_index": 0})
