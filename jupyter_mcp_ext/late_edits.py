@@ -6,8 +6,8 @@ drops it at once (the text of a deleted cell reads empty). ``recent_edits`` refu
 cell someone is typing in; this module closes the remaining race (the first keystroke after a
 pause, a client that was briefly offline): just before a move, the document is copied into a
 shadow that never sees the move; every update a client sends for ``CARRY_SECONDS`` after it is
-applied to the shadow too, where the old cell still exists; what changes in its text there is
-applied to the new copy.
+applied to the shadow too, where the old cell still exists; what is added to its text there is
+inserted into the new copy.
 """
 
 from __future__ import annotations
@@ -37,9 +37,39 @@ class _MovedCell:
     """The shadow of one move: the document as it was just before it, fed with clients' updates."""
 
     cell_id: str
-    shadow: Doc[Any]
+    before: bytes  # the document just before the move
     source: str  # the old copy's text as last carried over
     until: float
+    updates: list[bytes] = field(default_factory=list)  # what the shadow took since
+    shadow: Doc[Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.shadow = self._rebuild()
+
+    def take(self, update: bytes) -> str | None:
+        """Apply a client's update to the shadow; the old copy's text then, None if unchanged.
+
+        An update that deletes the old copy is left out: it is the move itself, sent back by a
+        client that echoes what it receives (the shadow would then lose what others still send
+        for the old copy), or someone deleting the cell.
+        """
+        self.shadow.apply_update(update)
+        source = _old_source(self.shadow)
+        if source is None:
+            self.shadow = self._rebuild()
+            return None
+        self.updates.append(update)
+        return source if source != self.source else None
+
+    def _rebuild(self) -> Doc[Any]:
+        shadow: Doc[Any] = Doc()
+        shadow.apply_update(self.before)
+        for cell in shadow.get("cells", type=Array):
+            if cell.get("id") == self.cell_id:
+                cell[_OLD_COPY] = True  # told apart from the new copy (same id) if the move comes back
+        for update in self.updates:
+            shadow.apply_update(update)
+        return shadow
 
 
 @dataclass
@@ -50,12 +80,9 @@ class _Moves:
     def receive(self, update: bytes) -> None:
         now = time.monotonic()
         self.moved = [move for move in self.moved if move.until > now]
-        for move in list(self.moved):
-            move.shadow.apply_update(update)
-            source = _old_source(move.shadow)
-            if source is None:  # the move itself came back (a client that echoes): nothing more to carry
-                self.moved.remove(move)
-            elif source != move.source:
+        for move in self.moved:
+            source = move.take(update)
+            if source is not None:
                 _carry(self.nb, move.cell_id, move.source, source)
                 move.source = source
 
@@ -66,12 +93,7 @@ _moves: WeakKeyDictionary[YNotebook, _Moves] = WeakKeyDictionary()
 def before_move(nb: YNotebook, cell_id: str, source: str) -> None:
     """Keep a shadow of ``nb`` in which the cell ``cell_id`` (holding ``source``) is not moved."""
     moves = _moves.setdefault(nb, _Moves(nb))
-    shadow: Doc[Any] = Doc()
-    shadow.apply_update(nb.ydoc.get_update())
-    for cell in shadow.get("cells", type=Array):
-        if cell.get("id") == cell_id:
-            cell[_OLD_COPY] = True  # the old copy, told apart from the new one (same id) if the move comes back
-    moves.moved.append(_MovedCell(cell_id, shadow, source, time.monotonic() + CARRY_SECONDS))
+    moves.moved.append(_MovedCell(cell_id, nb.ydoc.get_update(), source, time.monotonic() + CARRY_SECONDS))
     # Dropped after the window even if no client sends anything (a shadow is a whole copy).
     asyncio.get_running_loop().call_later(CARRY_SECONDS, _expire, moves)
 
@@ -105,28 +127,28 @@ def _old_source(shadow: Doc[Any]) -> str | None:
 
 
 def _carry(nb: YNotebook, cell_id: str, old: str, new: str) -> None:
-    """Apply the change ``old`` -> ``new`` of the old copy to the cell's current copy.
+    """Insert into the cell's current copy what was added to its old copy (``old`` -> ``new``).
 
-    The current copy may have changed since the move: each edit lands where its context is found
-    (before it, else after it); a deletion whose text is no longer there is skipped, and an
-    insertion whose context is gone goes to the end, so nothing typed is dropped.
+    Only additions are carried: a deletion in the old copy may be the server's own (what lands in
+    a deleted cell is deleted at once) sent back by a client that echoes, and a character someone
+    deleted coming back is better than one they typed being lost. The current copy may have
+    changed since the move: an addition lands where its context is found (the text before it,
+    else the text after it), or at the end when neither is found.
     """
     with nb.ydoc.transaction(origin=LATE_EDIT_ORIGIN):
         ytext = _text_of(nb, cell_id)
         if ytext is None:  # the new copy was deleted meanwhile: nothing to carry into
             return
-        for start, end, replacement in text_edits(old, new):
+        for start, end, added in text_edits(old, new):
+            if not added:
+                continue
             current = str(ytext)
             at = _position(current, old, start, end)
-            removed = old[start:end]
             if at is None:
-                if replacement:
-                    ytext.insert(_utf8_len(current), replacement)
-                continue
-            if removed and current[at : at + len(removed)] == removed:
-                del ytext[_utf8_len(current[:at]) : _utf8_len(current[: at + len(removed)])]
-            if replacement:
-                ytext.insert(_utf8_len(current[:at]), replacement)
+                at = len(current)
+            elif current[at : at + end - start] == old[start:end]:
+                at += end - start  # what was replaced is kept: the addition goes after it
+            ytext.insert(_utf8_len(current[:at]), added)
 
 
 def _position(current: str, old: str, start: int, end: int) -> int | None:

@@ -7,7 +7,6 @@ moved until it has been quiet for ``QUIET_SECONDS``.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -27,13 +26,9 @@ _log = logging.getLogger(__name__)
 class _Watch:
     """Last time another client changed each cell (by id), from one deep observer of the cell list."""
 
-    def __init__(self, nb: YNotebook, shared: bool) -> None:
+    def __init__(self, nb: YNotebook) -> None:
         self.changed: dict[str, float] = {}
         ycells = nb.ycells
-        # Begun while someone else has the notebook open: what they changed just before is not
-        # known, so the cells there now are treated as changed at the start.
-        self.started = time.monotonic()
-        self.unknown = {str(cell.get("id")) for cell in json.loads(str(ycells))} if shared else set()
         # Kept: the observer stops firing once its Subscription is no longer referenced.
         self._subscription = ycells.observe_deep(lambda events, txn: self._record(ycells, events, txn))
 
@@ -58,27 +53,16 @@ class _Watch:
 _watches: WeakKeyDictionary[YNotebook, _Watch] = WeakKeyDictionary()
 
 
-def watch(nb: YNotebook, *, shared: bool) -> None:
-    """Start noting other clients' changes of ``nb``'s cells (once per live document); ``shared``:
-    someone else (a browser) has it open now."""
+def watch(nb: YNotebook) -> None:
+    """Start noting other clients' changes of ``nb``'s cells (once per live document)."""
     if nb not in _watches:
-        _watches[nb] = _Watch(nb, shared)
+        _watches[nb] = _Watch(nb)
 
 
 def check_quiet(nb: YNotebook, cell_id: str, index: int) -> None:
     """Refuse to re-create a cell that another client changed within the last ``QUIET_SECONDS``."""
     state = _watches.get(nb)
-    if state is None:
-        return
-    age = time.monotonic() - state.started
-    if cell_id in state.unknown and age < QUIET_SECONDS:
-        raise ToolError(
-            f"Cell {index} (id {cell_id!r}) is in a notebook someone else has open, and whether they are typing "
-            f"in it is not known yet (its changes have been followed for {age:.1f} s): moving a cell re-creates "
-            f"it, and what they type meanwhile would be lost. Nothing was moved. Retry in about "
-            f"{QUIET_SECONDS - age:.1f} s, or move the cells around it instead."
-        )
-    changed = state.changed.get(cell_id)
+    changed = state.changed.get(cell_id) if state is not None else None
     if changed is None:
         return
     age = time.monotonic() - changed

@@ -68,7 +68,7 @@ async def _in_slices(items: Sequence[T], apply: Callable[[Sequence[T]], None]) -
 async def _document(call: Call, path: str, *, edit: bool = False) -> AsyncIterator[YNotebook]:
     """The live document of ``path``, with other clients' changes of its cells noted (see recent_edits)."""
     async with call.services.notebooks.document(path, edit=edit) as nb:
-        recent_edits.watch(nb, shared=call.services.notebooks.has_browser(path))
+        recent_edits.watch(nb)
         yield nb
 
 

@@ -12,7 +12,7 @@ from jupyter_ydoc import YNotebook
 from pycrdt import Doc
 
 from jupyter_mcp_ext import cells
-from jupyter_mcp_ext.errors import ToolError
+from jupyter_mcp_ext.errors import UsageError
 
 SOURCE = "é = 1  # café 🎉\nprint(é)"
 LONE = "\ud83c"  # the first half of 🎉
@@ -36,25 +36,25 @@ def source(nb: YNotebook) -> str:
 @pytest.mark.parametrize("new_text", [LONE, f"café {LONE} ok", f"x{LONE}"])
 @pytest.mark.parametrize("replace_all", [False, True])
 def test_a_replacement_with_a_lone_surrogate_is_refused_and_changes_nothing(nb, new_text, replace_all):
-    with pytest.raises(ToolError, match=r"lone surrogate.*nothing was changed"):
+    with pytest.raises(UsageError, match=r"lone surrogate.*nothing was changed"):
         cells.replace_in_source(nb, "c1", "café", new_text, replace_all)
     assert source(nb) == SOURCE
 
 
 @pytest.mark.parametrize("new_source", [f"é = 1  # café {LONE}\nprint(é)", LONE, f"{SOURCE}{LONE}"])
 def test_a_whole_new_source_with_a_lone_surrogate_is_refused_and_changes_nothing(nb, new_source):
-    with pytest.raises(ToolError, match=r"lone surrogate.*nothing was changed"):
+    with pytest.raises(UsageError, match=r"lone surrogate.*nothing was changed"):
         cells.set_source(nb, "c1", new_source)
     assert source(nb) == SOURCE
 
 
 def test_a_new_cell_with_a_lone_surrogate_is_refused_and_adds_nothing(nb):
-    with pytest.raises(ToolError, match="lone surrogate"):
+    with pytest.raises(UsageError, match="lone surrogate"):
         cells.insert_cell(nb, 1, "markdown", f"# {LONE}")
     assert len(nb.ycells) == 1 and source(nb) == SOURCE
 
 
 def test_the_message_says_where_the_bad_character_is():
-    with pytest.raises(ToolError) as refused:
+    with pytest.raises(UsageError) as refused:
         cells.check_text(f"abc{LONE}", "new_text")
     assert "new_text is not valid Unicode text: character 3 is a lone surrogate (U+D83C" in str(refused.value)

@@ -90,3 +90,20 @@ def test_edits_after_the_window_or_of_other_cells_are_left_to_the_document(monke
         assert _sources(server) == {"c0": "a", "c1": "b+?"}
 
     _run(test)
+
+
+def test_a_client_that_sends_back_what_it_receives_neither_stops_nor_undoes_the_carry():
+    def test() -> None:
+        server = _notebook("a = 1", "b = 2")
+        typist = _peer_of(server)
+        before = server.ydoc.get_state()
+        cells.move_cell(server, "c0", 1)
+        move = server.ydoc.get_update(before)
+        _deliver(server, move)  # the echoing client sends the move back first
+        before = server.ydoc.get_state()
+        _deliver(server, _type(typist, "c0", None, "  # typed"))
+        # The server deleted what landed in the old copy; the echoing client sends that back too.
+        _deliver(server, server.ydoc.get_update(before))
+        assert _sources(server) == {"c1": "b = 2", "c0": "a = 1  # typed"}
+
+    _run(test)
