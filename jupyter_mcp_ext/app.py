@@ -59,7 +59,9 @@ class StringList(List):
         except (ValueError, SyntaxError):
             items = None
         if not (isinstance(items, list) and all(isinstance(item, str) for item in items)):
-            raise TraitError(f"{self.name}: {s!r} is not a list of strings; write e.g. '[\"a\", \"b\"]'.")
+            raise TraitError(
+                f'{self.name}: {s!r} is not a list of strings; write e.g. \'["a", "b"]\'.'
+            )
         return items
 
 
@@ -217,7 +219,9 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         try:
             super()._link_jupyter_server_extension(serverapp)
         except TraitError as error:
-            serverapp.log.critical("MCP: invalid configuration, the server does not start: %s", error)
+            serverapp.log.critical(
+                "MCP: invalid configuration, the server does not start: %s", error
+            )
             self.exit(1)
 
     @property
@@ -228,7 +232,9 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     def initialize_settings(self) -> None:
         live = LiveNotebooks(
-            YDocRooms(self._server), self._server.contents_manager, self.log,
+            YDocRooms(self._server),
+            self._server.contents_manager,
+            self.log,
             idle_close_delay=self.room_idle_close_delay,
         )
         ui = UIEvents()
@@ -241,21 +247,27 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
             current=current,
             ui=ui,
             max_output_chars=self.max_output_chars,
-            execution=ExecutionEngine(live, kernels, ExecutionSettings(
-                default_timeout=min(self.execution_timeout, self.max_execution_timeout),
-                max_timeout=self.max_execution_timeout,
-                output_limits=OutputLimits(
-                    max_output_chars=self.max_output_chars,
-                    max_total_chars=self.max_total_output_chars,
-                    max_images=self.max_images,
-                    max_image_bytes=self.max_image_bytes,
+            execution=ExecutionEngine(
+                live,
+                kernels,
+                ExecutionSettings(
+                    default_timeout=min(self.execution_timeout, self.max_execution_timeout),
+                    max_timeout=self.max_execution_timeout,
+                    output_limits=OutputLimits(
+                        max_output_chars=self.max_output_chars,
+                        max_total_chars=self.max_total_output_chars,
+                        max_images=self.max_images,
+                        max_image_bytes=self.max_image_bytes,
+                    ),
                 ),
-            )),
+            ),
         )
         offered = [tool for tool in TOOLS if tool.name not in set(self.disabled_tools)]
         unknown = set(self.disabled_tools) - {tool.name for tool in TOOLS}
         if unknown:
-            self.log.warning("MCP: disabled_tools names unknown tools: %s", ", ".join(sorted(unknown)))
+            self.log.warning(
+                "MCP: disabled_tools names unknown tools: %s", ", ".join(sorted(unknown))
+            )
         self.tool_calls = InFlightCalls()
         server = build_mcp_server(offered, services, self.tool_calls)
         embedding.configure(
@@ -283,11 +295,16 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.handlers.append((path, MCPHandler, {"session_host": self.session_host}))
         services = self.services
         current_notebook = {"current": services.current, "paths": services.paths, "ui": services.ui}
-        self.handlers.append((url_path_join(path, "current-notebook"), CurrentNotebookHandler,
-                              current_notebook))
-        self.handlers.append((url_path_join(path, "ui-events"), UIEventsSocket, {"ui": self.services.ui}))
+        self.handlers.append(
+            (url_path_join(path, "current-notebook"), CurrentNotebookHandler, current_notebook)
+        )
+        self.handlers.append(
+            (url_path_join(path, "ui-events"), UIEventsSocket, {"ui": self.services.ui})
+        )
         if self.demo_page:
-            self.handlers.append((url_path_join(path, "demo"), DemoHandler, {"mcp_path": self._endpoint}))
+            self.handlers.append(
+                (url_path_join(path, "demo"), DemoHandler, {"mcp_path": self._endpoint})
+            )
         add_oauth_discovery_answers(self._server.web_app)
 
     @property
@@ -296,14 +313,22 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         await self.session_host.start()
-        self.log.info("MCP endpoint: %s (send the Jupyter token as 'Authorization: Bearer <token>')", self.mcp_url)
+        self.log.info(
+            "MCP endpoint: %s (send the Jupyter token as 'Authorization: Bearer <token>')",
+            self.mcp_url,
+        )
 
     async def _cancel_tool_calls(self) -> None:
         await self.tool_calls.cancel_all(timeout=5)
 
     async def stop_extension(self) -> None:
         # Never raise here: an exception would keep the server from stopping.
-        stops = (self._cancel_tool_calls, self.live_notebooks.stop, self.session_host.stop, self.notebook_kernels.stop)
+        stops = (
+            self._cancel_tool_calls,
+            self.live_notebooks.stop,
+            self.session_host.stop,
+            self.notebook_kernels.stop,
+        )
         for stop in stops:
             try:
                 await stop()

@@ -42,7 +42,9 @@ _positions: WeakKeyDictionary[YNotebook, dict[str, int]] = WeakKeyDictionary()
 def _build_positions(nb: YNotebook) -> dict[str, int]:
     positions: dict[str, int] = {}
     for index, cell in enumerate(read_cells(nb)):
-        positions.setdefault(str(cell.get("id")), index)  # a duplicated id: the first cell, as a scan finds
+        positions.setdefault(
+            str(cell.get("id")), index
+        )  # a duplicated id: the first cell, as a scan finds
     _positions[nb] = positions
     return positions
 
@@ -101,13 +103,19 @@ def index_of(nb: YNotebook, cell_id: str, hint: int | None = None) -> int:
 
 
 def _range_text(count: int) -> str:
-    return "the notebook has no cells" if count == 0 else f"valid indexes are 0..{count - 1} (or -{count}..-1)"
+    return (
+        "the notebook has no cells"
+        if count == 0
+        else f"valid indexes are 0..{count - 1} (or -{count}..-1)"
+    )
 
 
 def locate(nb: YNotebook, cell_index: int | None, cell_id: str | None) -> tuple[int, str]:
     """(index, id) of the cell an agent addressed by index or by id (exactly one of them)."""
     if (cell_index is None) == (cell_id is None):
-        raise UsageError("Address the cell with exactly one of cell_index (0-based; negative counts from the end) or cell_id.")
+        raise UsageError(
+            "Address the cell with exactly one of cell_index (0-based; negative counts from the end) or cell_id."
+        )
     count = len(nb.ycells)
     if cell_id is not None:
         return index_of(nb, cell_id), cell_id
@@ -140,14 +148,22 @@ def check_text(text: str, what: str) -> None:
 
 
 def insert_cell(
-    nb: YNotebook, index: int, cell_type: str, source: str, *, running: bool = False, cell_id: str | None = None
+    nb: YNotebook,
+    index: int,
+    cell_type: str,
+    source: str,
+    *,
+    running: bool = False,
+    cell_id: str | None = None,
 ) -> tuple[int, str]:
     """Insert a new cell at ``index`` (-1 or the cell count appends); returns (index, id).
 
     ``running`` marks a new code cell as executing ([*]) in the same edit.
     """
     if cell_type not in CELL_TYPES:
-        raise UsageError(f"cell_type {cell_type!r} is not valid: use one of {', '.join(CELL_TYPES)}.")
+        raise UsageError(
+            f"cell_type {cell_type!r} is not valid: use one of {', '.join(CELL_TYPES)}."
+        )
     check_text(source, "source")
     index = insert_index(nb, index)
     cell: dict[str, Any] = {"cell_type": cell_type, "source": source, "metadata": {}}
@@ -179,7 +195,9 @@ def _byte_edits(old: str, edits: list[tuple[int, int, str]]) -> list[tuple[int, 
         byte += len(old[position:offset].encode())
         byte_offsets[offset] = byte
         position = offset
-    return [(byte_offsets[start], byte_offsets[end], replacement) for start, end, replacement in edits]
+    return [
+        (byte_offsets[start], byte_offsets[end], replacement) for start, end, replacement in edits
+    ]
 
 
 def _apply_edits(ytext: Text, old: str, edits: list[tuple[int, int, str]]) -> tuple[int, int]:
@@ -200,7 +218,9 @@ def apply_source(ytext: Text, new_source: str) -> tuple[int, int]:
     return _apply_edits(ytext, old, text_edits(old, new_source))
 
 
-def set_source(nb: YNotebook, cell_id: str, new_source: str, hint: int | None = None) -> tuple[int, int, int]:
+def set_source(
+    nb: YNotebook, cell_id: str, new_source: str, hint: int | None = None
+) -> tuple[int, int, int]:
     """Replace the source of the cell ``cell_id``; returns (index, chars removed, chars inserted)."""
     check_text(new_source, "source")
     with nb.ydoc.transaction(origin=AGENT_ORIGIN):
@@ -210,11 +230,18 @@ def set_source(nb: YNotebook, cell_id: str, new_source: str, hint: int | None = 
 
 
 def replace_in_source(
-    nb: YNotebook, cell_id: str, old_text: str, new_text: str, replace_all: bool, hint: int | None = None
+    nb: YNotebook,
+    cell_id: str,
+    old_text: str,
+    new_text: str,
+    replace_all: bool,
+    hint: int | None = None,
 ) -> tuple[int, int, int, int]:
     """Replace ``old_text`` by ``new_text`` in one cell; returns (index, replacements, chars removed, inserted)."""
     if not old_text:
-        raise UsageError("old_text is empty: give the exact text to replace (copy it from read_cell).")
+        raise UsageError(
+            "old_text is empty: give the exact text to replace (copy it from read_cell)."
+        )
     check_text(new_text, "new_text")
     with nb.ydoc.transaction(origin=AGENT_ORIGIN):
         index, ycell = cell_of(nb, cell_id, hint)
@@ -238,7 +265,9 @@ def replace_in_source(
             starts.append(position)
             position = source.find(old_text, position + len(old_text))
         edits = text_edits(old_text, new_text)
-        shifted = [(start + a, start + b, text) for start in reversed(starts) for a, b, text in edits]
+        shifted = [
+            (start + a, start + b, text) for start in reversed(starts) for a, b, text in edits
+        ]
         removed, inserted = _apply_edits(ytext, source, shifted)
     return index, len(starts), removed, inserted
 
@@ -253,7 +282,13 @@ def resolve_cells(nb: YNotebook, ids: list[str]) -> list[dict[str, Any]]:
             index = positions.get(cell_id)
             if index is None:
                 raise _missing(nb, cell_id)
-            resolved.append({"index": index, "cell_id": cell_id, "cell_type": str(plain[index].get("cell_type"))})
+            resolved.append(
+                {
+                    "index": index,
+                    "cell_id": cell_id,
+                    "cell_type": str(plain[index].get("cell_type")),
+                }
+            )
     return resolved
 
 
@@ -292,7 +327,9 @@ def move_cell(nb: YNotebook, cell_id: str, to_index: int) -> tuple[int, int]:
 
 def clearable(cell: dict[str, Any]) -> bool:
     """Whether a plain cell has anything ``clear_outputs`` would remove."""
-    return cell.get("cell_type") == "code" and bool(cell.get("outputs") or cell.get("execution_count") is not None)
+    return cell.get("cell_type") == "code" and bool(
+        cell.get("outputs") or cell.get("execution_count") is not None
+    )
 
 
 def clear_outputs(nb: YNotebook, cell_id: str, hint: int | None = None) -> tuple[int, int]:
@@ -338,10 +375,16 @@ def _text(value: Any) -> str:
 def _output_view(output: Any, max_chars: int) -> dict[str, Any]:
     if isinstance(output, dict):
         return summarize_output(output, max_chars)
-    return {"output_type": "invalid", "text": "", "omitted": [f"an output that is not an object: {str(output)[:100]}"]}
+    return {
+        "output_type": "invalid",
+        "text": "",
+        "omitted": [f"an output that is not an object: {str(output)[:100]}"],
+    }
 
 
-def cell_view(index: int, cell: dict[str, Any], *, max_output_chars: int, outputs: bool = True) -> dict[str, Any]:
+def cell_view(
+    index: int, cell: dict[str, Any], *, max_output_chars: int, outputs: bool = True
+) -> dict[str, Any]:
     """A cell as read tools return it (from the cell's plain form), whatever a malformed file put in it."""
     view: dict[str, Any] = {
         "index": index,

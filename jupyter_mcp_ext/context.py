@@ -41,12 +41,17 @@ class CurrentNotebooks:
     def get(self, principal: str) -> CurrentNotebook:
         return self._by_user.get(principal, NOTHING)
 
-    def set(self, principal: str, path: str | None, source: str, *, window: str | None = None) -> CurrentNotebook:
+    def set(
+        self, principal: str, path: str | None, source: str, *, window: str | None = None
+    ) -> CurrentNotebook:
         """Record a choice; ``window`` is the reporting JupyterLab window, if a window reported it."""
         previous = self.get(principal)
-        return self._store(principal, CurrentNotebook(
-            path=path, updated_at=time.time(), source=source, window=window or previous.window
-        ))
+        return self._store(
+            principal,
+            CurrentNotebook(
+                path=path, updated_at=time.time(), source=source, window=window or previous.window
+            ),
+        )
 
     def use_window(self, principal: str, window: str) -> CurrentNotebook:
         """The user turned to a window that shows no notebook: later "open" requests go there."""
@@ -63,7 +68,9 @@ class CurrentNotebooks:
         previous = self.get(principal)
         self._by_user[principal] = current
         if self.on_change is not None and (previous.path, previous.source, previous.window) != (
-            current.path, current.source, current.window
+            current.path,
+            current.source,
+            current.window,
         ):
             self.on_change(principal, current)
         return current

@@ -25,7 +25,10 @@ from .kernels import OUTPUT_HOLD, KernelReply, NotebookKernels, Status
 from .notebooks import HeldNotebook, LiveNotebooks
 from .outputs import OutputLimits
 
-SESSION_WRITE = ("write", "sessions")  # what POST /api/sessions asks: starting a notebook's session and kernel
+SESSION_WRITE = (
+    "write",
+    "sessions",
+)  # what POST /api/sessions asks: starting a notebook's session and kernel
 
 # A run reports progress at least this often, output or not: clients with idle timeouts keep waiting.
 HEARTBEAT_SECONDS = 1.0
@@ -51,7 +54,9 @@ class ExecutionSettings:
         if requested is None:
             return self.default_timeout
         if requested > self.max_timeout:
-            raise UsageError(f"timeout {requested:g} s is above this server's maximum of {self.max_timeout:g} s.")
+            raise UsageError(
+                f"timeout {requested:g} s is above this server's maximum of {self.max_timeout:g} s."
+            )
         return requested
 
 
@@ -70,14 +75,18 @@ PickCell = Callable[[YNotebook], CellToRun]
 def _existing_cell(nb: YNotebook, index: int, cell_id: str) -> CellToRun:
     ycell = nb.ycells[index]
     if ycell.get("cell_type") != "code":
-        raise UsageError(f"Cell {index} (id {cell_id}) is a {ycell.get('cell_type')} cell; only code cells run.")
+        raise UsageError(
+            f"Cell {index} (id {cell_id}) is a {ycell.get('cell_type')} cell; only code cells run."
+        )
     return CellToRun(index=index, cell_id=cell_id, source=str(ycell["source"]), new=False)
 
 
 def new_cell(cell_index: int, source: str) -> PickCell:
     """A new code cell at ``cell_index`` (-1 appends)."""
     cell_id = str(uuid.uuid4())
-    return lambda nb: CellToRun(index=cells.insert_index(nb, cell_index), cell_id=cell_id, source=source, new=True)
+    return lambda nb: CellToRun(
+        index=cells.insert_index(nb, cell_index), cell_id=cell_id, source=source, new=True
+    )
 
 
 def cell_at(cell_index: int | None, cell_id: str | None) -> PickCell:
@@ -93,7 +102,9 @@ def cell_with_id(cell_id: str) -> PickCell:
 class CellRun:
     """How one run of a cell ended."""
 
-    notebook_path: str  # the notebook's path when the run ended (it may have been renamed meanwhile)
+    notebook_path: (
+        str  # the notebook's path when the run ended (it may have been renamed meanwhile)
+    )
     cell_index: int | None  # None: the cell was deleted while it ran
     cell_id: str
     status: Status
@@ -135,7 +146,10 @@ async def _heartbeat(report: Progress, label: str) -> AsyncIterator[None]:
     async def beat() -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
-            await report(time.monotonic() - started, f"{label}: running for {time.monotonic() - started:.0f} s")
+            await report(
+                time.monotonic() - started,
+                f"{label}: running for {time.monotonic() - started:.0f} s",
+            )
 
     task = _start(beat())
     try:
@@ -147,7 +161,9 @@ async def _heartbeat(report: Progress, label: str) -> AsyncIterator[None]:
 class ExecutionEngine:
     """Runs notebooks' code in their own kernels, each cell's run written into the live notebook."""
 
-    def __init__(self, notebooks: LiveNotebooks, kernels: NotebookKernels, settings: ExecutionSettings) -> None:
+    def __init__(
+        self, notebooks: LiveNotebooks, kernels: NotebookKernels, settings: ExecutionSettings
+    ) -> None:
         self.notebooks = notebooks
         self.kernels = kernels
         self.settings = settings
@@ -170,7 +186,13 @@ class ExecutionEngine:
         return session["kernel"]["id"]
 
     async def run_cell(
-        self, notebook: HeldNotebook, pick: PickCell, timeout: float, *, authorize: Authorize, report: Progress,
+        self,
+        notebook: HeldNotebook,
+        pick: PickCell,
+        timeout: float,
+        *,
+        authorize: Authorize,
+        report: Progress,
         show: ShowCell | None = None,
     ) -> CellRun:
         """Run one code cell, writing its state and outputs into the live cell as they arrive.
@@ -181,22 +203,41 @@ class ExecutionEngine:
         The notebook is held by its file id: renamed or deleted meanwhile, its run is still written.
         """
         kernels = self.kernels
-        path = notebook.path() or notebook.held_as  # its session (and kernel) is found by its path now
-        session = await self.session(path, authorize)  # before the cell changes: a refused run changes nothing
+        path = (
+            notebook.path() or notebook.held_as
+        )  # its session (and kernel) is found by its path now
+        session = await self.session(
+            path, authorize
+        )  # before the cell changes: a refused run changes nothing
         async with notebook.document() as nb:
             cell = pick(nb)
         cell_id = cell.cell_id
-        sink = CellOutputs(cell_id, index_hint=cell.index, to_insert=(cell.index, cell.source) if cell.new else None)
+        sink = CellOutputs(
+            cell_id,
+            index_hint=cell.index,
+            to_insert=(cell.index, cell.source) if cell.new else None,
+        )
         if show is not None:
             # Called at this task's first wait, normally once the request is on its way to the kernel:
             # showing the cell to a watching browser is never on the kernel's path.
             asyncio.get_running_loop().call_soon(show, path, cell_id, cell.index)
-        if not cell.source.strip():  # as JupyterLab does: an empty cell is cleared, not sent to the kernel
+        if (
+            not cell.source.strip()
+        ):  # as JupyterLab does: an empty cell is cleared, not sent to the kernel
             async with notebook.document(edit=True) as nb:
                 sink.finish(nb, None)
-            return CellRun(notebook_path=path, cell_index=sink.index_hint, cell_id=cell_id, status="ok",
-                           execution_count=None, outputs=[], kernel_id="", duration_seconds=0.0,
-                           notes=["The cell is empty: nothing ran."], timeout=timeout)
+            return CellRun(
+                notebook_path=path,
+                cell_index=sink.index_hint,
+                cell_id=cell_id,
+                status="ok",
+                execution_count=None,
+                outputs=[],
+                kernel_id="",
+                duration_seconds=0.0,
+                notes=["The cell is empty: nothing ran."],
+                timeout=timeout,
+            )
 
         async def show_running() -> None:
             async with notebook.document(edit=True) as nb:
@@ -219,25 +260,38 @@ class ExecutionEngine:
             reply = settled  # its count and last outputs are written below, as for a finished run
 
         try:
-            kernel_id = session["kernel"]["id"] if session is not None else await self.kernel_id(path, authorize)
+            kernel_id = (
+                session["kernel"]["id"]
+                if session is not None
+                else await self.kernel_id(path, authorize)
+            )
             runner = kernels.runner(kernel_id)
 
             async def on_messages(batch: list[dict[str, Any]]) -> None:
                 async with notebook.document(edit=True) as nb:
                     sink.apply(nb, batch)
-                await report(time.monotonic() - started, f"cell {cell_id}: {len(sink.outputs)} output(s)")
+                await report(
+                    time.monotonic() - started, f"cell {cell_id}: {len(sink.outputs)} output(s)"
+                )
 
             async with _heartbeat(report, f"cell {cell_id}"):
                 reply = await runner.execute(
-                    cell.source, on_messages=on_messages, timeout=timeout, on_cancelled=cancelled,
+                    cell.source,
+                    on_messages=on_messages,
+                    timeout=timeout,
+                    on_cancelled=cancelled,
                     interrupt=lambda: kernels.interrupt(kernel_id),
                 )
         finally:
             timer.cancel()
-            for task in list(showing):  # not awaited: a cancelled call must reach the last write without pausing
+            for task in list(
+                showing
+            ):  # not awaited: a cancelled call must reach the last write without pausing
                 task.cancel()
             async with notebook.document(edit=True) as nb:
-                sink.finish(nb, reply.execution_count, reply.tail)  # last outputs and the count: one update
+                sink.finish(
+                    nb, reply.execution_count, reply.tail
+                )  # last outputs and the count: one update
                 final_index = None if sink.cell_lost else sink.index_hint
         now_at = notebook.path()
         return CellRun(
@@ -253,8 +307,9 @@ class ExecutionEngine:
             timeout=timeout,
         )
 
-    async def run_code(self, path: str, code: str, timeout: float, *, authorize: Authorize,
-                       report: Progress) -> CodeRun:
+    async def run_code(
+        self, path: str, code: str, timeout: float, *, authorize: Authorize, report: Progress
+    ) -> CodeRun:
         """Run ``code`` in the notebook's kernel without a cell: nothing is written in the notebook,
         and the execution count does not move."""
         kernel_id = await self.kernel_id(path, authorize)
@@ -266,29 +321,50 @@ class ExecutionEngine:
 
         async with _heartbeat(report, "code"):
             reply = await kernels.runner(kernel_id).execute(
-                code, on_messages=on_messages, timeout=timeout, store_history=False,
+                code,
+                on_messages=on_messages,
+                timeout=timeout,
+                store_history=False,
                 interrupt=lambda: kernels.interrupt(kernel_id),
             )
         sink.apply(None, reply.tail)
-        return CodeRun(notebook_path=path, status=reply.status, outputs=sink.outputs, kernel_id=kernel_id,
-                       message=reply.message, timeout=timeout)
+        return CodeRun(
+            notebook_path=path,
+            status=reply.status,
+            outputs=sink.outputs,
+            kernel_id=kernel_id,
+            message=reply.message,
+            timeout=timeout,
+        )
 
 
-def _notes(reply: KernelReply, timeout: float, path: str, now_at: str | None, *, cell_lost: bool) -> list[str]:
+def _notes(
+    reply: KernelReply, timeout: float, path: str, now_at: str | None, *, cell_lost: bool
+) -> list[str]:
     """What the agent should know about a cell's run besides its status."""
     notes = [reply.message] if reply.message else []
     if reply.status == "timeout":
-        notes.append(f"Interrupted after {timeout:g} s; the outputs are what the cell produced until then, "
-                     "ending with the interrupt's KeyboardInterrupt.")
+        notes.append(
+            f"Interrupted after {timeout:g} s; the outputs are what the cell produced until then, "
+            "ending with the interrupt's KeyboardInterrupt."
+        )
     if reply.status == "died":
-        notes.append("Restart the kernel with restart_kernel (variables are lost) and run the cells again.")
+        notes.append(
+            "Restart the kernel with restart_kernel (variables are lost) and run the cells again."
+        )
     if reply.status == "restarted":
-        notes.append("The outputs are what the cell produced until the restart; run the cells it needs again.")
+        notes.append(
+            "The outputs are what the cell produced until the restart; run the cells it needs again."
+        )
     if now_at is None:
-        notes.append(f"{path!r} was deleted while the cell ran; its outputs are returned here only.")
+        notes.append(
+            f"{path!r} was deleted while the cell ran; its outputs are returned here only."
+        )
     elif now_at != path:
-        notes.append(f"The notebook was renamed from {path!r} to {now_at!r} while the cell ran; "
-                     "the cell and its outputs are in the renamed notebook.")
+        notes.append(
+            f"The notebook was renamed from {path!r} to {now_at!r} while the cell ran; "
+            "the cell and its outputs are in the renamed notebook."
+        )
     if cell_lost:
         notes.append("The cell was deleted while it ran; its outputs are returned here only.")
     return notes

@@ -23,9 +23,17 @@ def nbformat_output(msg: dict[str, Any]) -> dict[str, Any] | None:
     """The nbformat output of an IOPub message (None for messages that are not outputs)."""
     kind, content = msg["msg_type"], msg["content"]
     if kind == "stream":
-        return {"output_type": "stream", "name": content.get("name", "stdout"), "text": content.get("text", "")}
+        return {
+            "output_type": "stream",
+            "name": content.get("name", "stdout"),
+            "text": content.get("text", ""),
+        }
     if kind in ("display_data", "update_display_data"):
-        return {"output_type": "display_data", "data": content.get("data", {}), "metadata": content.get("metadata", {})}
+        return {
+            "output_type": "display_data",
+            "data": content.get("data", {}),
+            "metadata": content.get("metadata", {}),
+        }
     if kind == "execute_result":
         return {
             "output_type": "execute_result",
@@ -59,14 +67,23 @@ def _merge_plain(last: dict[str, Any], output: dict[str, Any]) -> bool:
 
 def _merge_live(last: Map, output: dict[str, Any]) -> bool:
     text = last.get("text")
-    if last.get("output_type") == "stream" and last.get("name") == output["name"] and isinstance(text, Text):
+    if (
+        last.get("output_type") == "stream"
+        and last.get("name") == output["name"]
+        and isinstance(text, Text)
+    ):
         text += output["text"]  # appended in place: the Text keeps its identity
         return True
     return False
 
 
-def _append(outputs: Any, displays: dict[str, list[int]], output: dict[str, Any], display_id: str | None,
-            merge: Any) -> None:
+def _append(
+    outputs: Any,
+    displays: dict[str, list[int]],
+    output: dict[str, Any],
+    display_id: str | None,
+    merge: Any,
+) -> None:
     """Append ``output`` to a list of outputs (plain or live), merging consecutive streams of one name."""
     count = len(outputs)
     if output["output_type"] == "stream" and count and merge(outputs[count - 1], output):
@@ -84,8 +101,12 @@ class CellOutputs:
     index_hint: int | None = None  # where the cell was last found: checked first
     outputs: list[dict[str, Any]] = field(default_factory=list)
     clear_pending: bool = False  # clear_output(wait=True): clear when the next output arrives
-    displays: dict[str, list[int]] = field(default_factory=dict)  # display_id -> positions in the mirror
-    live_displays: dict[str, list[int]] = field(default_factory=dict)  # display_id -> positions in the cell
+    displays: dict[str, list[int]] = field(
+        default_factory=dict
+    )  # display_id -> positions in the mirror
+    live_displays: dict[str, list[int]] = field(
+        default_factory=dict
+    )  # display_id -> positions in the cell
     cell_lost: bool = False  # the person deleted the cell while it ran
     # The live cell shows this run from the first write on: (index, source) of a cell to insert
     # then, or None to clear the existing cell's outputs then. A fast cell is thus one update.
@@ -107,8 +128,12 @@ class CellOutputs:
         if self.to_insert is not None:
             index, source = self.to_insert
             self.to_insert = None
-            index = min(index, len(nb.ycells))  # cells may have been deleted since the index was checked
-            self.index_hint, _ = insert_cell(nb, index, "code", source, running=not finished, cell_id=self.cell_id)
+            index = min(
+                index, len(nb.ycells)
+            )  # cells may have been deleted since the index was checked
+            self.index_hint, _ = insert_cell(
+                nb, index, "code", source, running=not finished, cell_id=self.cell_id
+            )
             return nb.ycells[self.index_hint]
         ycell = self._find(nb)
         if ycell is not None:
@@ -128,16 +153,24 @@ class CellOutputs:
         """Apply IOPub messages to the mirror and (if the cell still exists) to the live cell."""
         self._write(nb, messages, finished=False)
 
-    def finish(self, nb: YNotebook, execution_count: int | None, messages: Sequence[dict[str, Any]] = ()) -> None:
+    def finish(
+        self, nb: YNotebook, execution_count: int | None, messages: Sequence[dict[str, Any]] = ()
+    ) -> None:
         """Apply the last messages, then set the execution count and state idle: one update of the live cell."""
         self._write(nb, messages, finished=True, execution_count=execution_count)
 
     def _write(
-        self, nb: YNotebook | None, messages: Sequence[dict[str, Any]], *, finished: bool,
+        self,
+        nb: YNotebook | None,
+        messages: Sequence[dict[str, Any]],
+        *,
+        finished: bool,
         execution_count: int | None = None,
     ) -> None:
         """One transaction, the cell found once (it may have moved since the last write)."""
-        with nb.ydoc.transaction(origin=AGENT_ORIGIN) if nb is not None else contextlib.nullcontext():
+        with (
+            nb.ydoc.transaction(origin=AGENT_ORIGIN) if nb is not None else contextlib.nullcontext()
+        ):
             if nb is None:
                 ycell = None
             elif not self.begun:

@@ -49,7 +49,9 @@ MCP_RESOURCE = "mcp"
 async def require_permission(handler: JupyterHandler, action: str, resource: str) -> None:
     user = handler.current_user
     if not await ensure_async(handler.authorizer.is_authorized(handler, user, action, resource)):
-        raise web.HTTPError(403, f"User {user.username!r} is not authorized to {action} {resource} on this server.")
+        raise web.HTTPError(
+            403, f"User {user.username!r} is not authorized to {action} {resource} on this server."
+        )
 
 
 class MCPHandler(APIHandler):
@@ -93,7 +95,9 @@ class MCPHandler(APIHandler):
     def _sent_a_token(self) -> bool:
         """Whether the request carried a token (header or ``?token=``), not only some other scheme."""
         header = self.request.headers.get("Authorization", "")
-        return bool(IdentityProvider.auth_header_pat.match(header) or self.get_query_argument("token", ""))
+        return bool(
+            IdentityProvider.auth_header_pat.match(header) or self.get_query_argument("token", "")
+        )
 
     def on_connection_close(self) -> None:
         self.disconnected.set()
@@ -163,7 +167,9 @@ class CurrentNotebookHandler(APIHandler):
         window = self._window(body.get("window"))
         if "path" not in body:
             if window is None or "open" in body:
-                raise web.HTTPError(400, f"A 'path' is needed (only a 'window' may be sent alone). {_USAGE}")
+                raise web.HTTPError(
+                    400, f"A 'path' is needed (only a 'window' may be sent alone). {_USAGE}"
+                )
             self._answer(self._who, self.current.use_window(self._who, window))
             return
         path, open_in_ui = body["path"], body.get("open", False)
@@ -187,7 +193,9 @@ class CurrentNotebookHandler(APIHandler):
         await require_permission(self, "read", MCP_RESOURCE)
         window = self._window(self.get_query_argument("window", None))
         if window is None:
-            raise web.HTTPError(400, "Say which window closed: DELETE ...current-notebook?window=<client id>.")
+            raise web.HTTPError(
+                400, "Say which window closed: DELETE ...current-notebook?window=<client id>."
+            )
         self._answer(self._who, self.current.forget_window(self._who, window))
 
     def _read_body(self) -> dict[str, Any]:
@@ -199,13 +207,20 @@ class CurrentNotebookHandler(APIHandler):
             raise web.HTTPError(400, f"The body must be a JSON object. {_USAGE}")
         unknown = set(body) - {"path", "window", "open"}
         if unknown:
-            raise web.HTTPError(400, f"Unknown keys {sorted(unknown)}; valid keys: path, window, open. {_USAGE}")
+            raise web.HTTPError(
+                400, f"Unknown keys {sorted(unknown)}; valid keys: path, window, open. {_USAGE}"
+            )
         return body
 
     @staticmethod
     def _window(window: Any) -> str | None:
-        if window is not None and not (isinstance(window, str) and 0 < len(window) <= _MAX_WINDOW_ID_LENGTH):
-            raise web.HTTPError(400, f"'window' must be a JupyterLab client id (1-{_MAX_WINDOW_ID_LENGTH} characters).")
+        if window is not None and not (
+            isinstance(window, str) and 0 < len(window) <= _MAX_WINDOW_ID_LENGTH
+        ):
+            raise web.HTTPError(
+                400,
+                f"'window' must be a JupyterLab client id (1-{_MAX_WINDOW_ID_LENGTH} characters).",
+            )
         return window
 
 
@@ -236,7 +251,11 @@ class NoOAuthHandler(APIHandler):
 
     def _refuse(self) -> None:
         self.set_status(404)
-        self.finish(json.dumps({"error": "invalid_request", "error_description": OAUTH_HELP, "message": OAUTH_HELP}))
+        self.finish(
+            json.dumps(
+                {"error": "invalid_request", "error_description": OAUTH_HELP, "message": OAUTH_HELP}
+            )
+        )
 
     @allow_unauthenticated
     def get(self) -> None:
@@ -252,7 +271,9 @@ def add_oauth_discovery_answers(web_app: web.Application) -> None:
     the rules go just before Jupyter's catch-all 404, after every other handler and extension."""
     rules = web_app.wildcard_router.rules
     catch_all = next((i for i, rule in enumerate(rules) if rule.target is Template404), len(rules))
-    rules[catch_all:catch_all] = [Rule(PathMatches(path), NoOAuthHandler) for path in OAUTH_DISCOVERY_PATHS]
+    rules[catch_all:catch_all] = [
+        Rule(PathMatches(path), NoOAuthHandler) for path in OAUTH_DISCOVERY_PATHS
+    ]
 
 
 class UIEventsSocket(WebSocketMixin, JupyterHandler, websocket.WebSocketHandler):
@@ -309,5 +330,7 @@ class DemoHandler(ExtensionHandlerMixin, JupyterHandler):
         }
         template = self.settings[f"{self.name}_jinja2_env"].get_template("demo.html")
         # "</" cannot end the inline JSON's <script> element early.
-        page = template.render(config=json.dumps(config).replace("</", "<\\/"), static_url=self.static_url)
+        page = template.render(
+            config=json.dumps(config).replace("</", "<\\/"), static_url=self.static_url
+        )
         self.finish(page)

@@ -51,19 +51,27 @@ def status_text(status: Status, timeout: float, path: str) -> str:
 
 class TimeoutParams(Params):
     timeout: float | None = Field(
-        None, gt=0, description="Seconds before the kernel is interrupted; default and maximum are set by the server."
+        None,
+        gt=0,
+        description="Seconds before the kernel is interrupted; default and maximum are set by the server.",
     )
 
 
 class ExecutedCell(NotebookResult):
-    cell_index: int | None = Field(description="Index of the cell when it finished (null if deleted meanwhile).")
+    cell_index: int | None = Field(
+        description="Index of the cell when it finished (null if deleted meanwhile)."
+    )
     cell_id: str
     status: Status
     execution_count: int | None
-    outputs: list[dict[str, Any]] = Field(description="Outputs as {output_type, text (capped), omitted}.")
+    outputs: list[dict[str, Any]] = Field(
+        description="Outputs as {output_type, text (capped), omitted}."
+    )
     kernel_id: str
     duration_seconds: float
-    notes: list[str] = Field(description="What was cut from the returned outputs, and other remarks.")
+    notes: list[str] = Field(
+        description="What was cut from the returned outputs, and other remarks."
+    )
 
 
 def _seconds_progress(call: Call) -> Progress:
@@ -76,7 +84,12 @@ def _seconds_progress(call: Call) -> Progress:
 
 
 async def _run_cell(
-    call: Call, notebook: HeldNotebook, pick: PickCell, timeout: float, *, report: Progress | None = None
+    call: Call,
+    notebook: HeldNotebook,
+    pick: PickCell,
+    timeout: float,
+    *,
+    report: Progress | None = None,
 ) -> CellRun:
     """One cell run by the engine for the agent of ``call``; the user's JupyterLab follows it."""
 
@@ -84,7 +97,12 @@ async def _run_cell(
         call.show_cell(path, cell_id, cell_index, "execute")
 
     return await call.services.execution.run_cell(
-        notebook, pick, timeout, authorize=call.authorize, report=report or _seconds_progress(call), show=show
+        notebook,
+        pick,
+        timeout,
+        authorize=call.authorize,
+        report=report or _seconds_progress(call),
+        show=show,
     )
 
 
@@ -118,8 +136,13 @@ class InsertExecuteParams(NotebookParams, TimeoutParams):
     cell_index: int = Field(-1, description="Position of the new cell: 0 = first, -1 = append.")
 
 
-@tool("insert_execute_code_cell", params=InsertExecuteParams, result=ExecutedCell, permission=EXECUTE,
-      title="Insert and run a code cell")
+@tool(
+    "insert_execute_code_cell",
+    params=InsertExecuteParams,
+    result=ExecutedCell,
+    permission=EXECUTE,
+    title="Insert and run a code cell",
+)
 async def insert_execute_code_cell(call: Call, p: InsertExecuteParams) -> ToolOutput:
     """Insert a code cell at an index (-1 appends) and run it in the notebook's own kernel (its Jupyter
     session's kernel; a session is started as JupyterLab would if the notebook has none). A person
@@ -129,14 +152,22 @@ async def insert_execute_code_cell(call: Call, p: InsertExecuteParams) -> ToolOu
     path = await call.notebook(p.notebook_path)
     timeout = call.services.execution.settings.timeout(p.timeout)
     async with call.services.notebooks.hold(path) as notebook:
-        return _answer(call, await _run_cell(call, notebook, new_cell(p.cell_index, p.source), timeout))
+        return _answer(
+            call, await _run_cell(call, notebook, new_cell(p.cell_index, p.source), timeout)
+        )
 
 
 class ExecuteCellParams(CellParams, TimeoutParams):
     pass
 
 
-@tool("execute_cell", params=ExecuteCellParams, result=ExecutedCell, permission=EXECUTE, title="Run a cell")
+@tool(
+    "execute_cell",
+    params=ExecuteCellParams,
+    result=ExecutedCell,
+    permission=EXECUTE,
+    title="Run a cell",
+)
 async def execute_cell(call: Call, p: ExecuteCellParams) -> ToolOutput:
     """Run an existing code cell (by cell_index or cell_id) in the notebook's own kernel, replacing its
     outputs; the person watching sees it run live. Returns status, execution count and outputs (text
@@ -145,12 +176,16 @@ async def execute_cell(call: Call, p: ExecuteCellParams) -> ToolOutput:
     path = await call.notebook(p.notebook_path)
     timeout = call.services.execution.settings.timeout(p.timeout)
     async with call.services.notebooks.hold(path) as notebook:
-        return _answer(call, await _run_cell(call, notebook, cell_at(p.cell_index, p.cell_id), timeout))
+        return _answer(
+            call, await _run_cell(call, notebook, cell_at(p.cell_index, p.cell_id), timeout)
+        )
 
 
 class ExecuteRangeParams(NotebookParams, TimeoutParams):
     start_index: int = Field(0, ge=0, description="First cell to run.")
-    end_index: int | None = Field(None, ge=0, description="Last cell to run (inclusive); default: the last cell.")
+    end_index: int | None = Field(
+        None, ge=0, description="Last cell to run (inclusive); default: the last cell."
+    )
     stop_on_error: bool = Field(True, description="Stop at the first cell that fails.")
 
 
@@ -169,8 +204,13 @@ class ExecuteRangeResult(NotebookResult):
     stopped_early: bool
 
 
-@tool("execute_with_progress", params=ExecuteRangeParams, result=ExecuteRangeResult, permission=EXECUTE,
-      title="Run a range of cells")
+@tool(
+    "execute_with_progress",
+    params=ExecuteRangeParams,
+    result=ExecuteRangeResult,
+    permission=EXECUTE,
+    title="Run a range of cells",
+)
 async def execute_with_progress(call: Call, p: ExecuteRangeParams) -> ToolOutput:
     """Run the code cells from start_index to end_index (inclusive; default the whole notebook) in order,
     reporting progress per cell, and stopping at the first error unless stop_on_error is false. The
@@ -187,19 +227,34 @@ async def execute_with_progress(call: Call, p: ExecuteRangeParams) -> ToolOutput
                 raise UsageError(
                     f"Cell range {p.start_index}..{end} is not valid: the notebook has cells 0..{count - 1}."
                 )
-            targets = [str(nb.ycells[i].get("id")) for i in range(p.start_index, end + 1)
-                       if nb.ycells[i].get("cell_type") == "code"]
-        entries, stopped = await _run_range(call, notebook, targets, timeout, stop_on_error=p.stop_on_error)
+            targets = [
+                str(nb.ycells[i].get("id"))
+                for i in range(p.start_index, end + 1)
+                if nb.ycells[i].get("cell_type") == "code"
+            ]
+        entries, stopped = await _run_range(
+            call, notebook, targets, timeout, stop_on_error=p.stop_on_error
+        )
         path = notebook.path() or path
     await call.progress(len(targets), len(targets), "done", milestone=True)
     failed = sum(e.status not in ("ok", "skipped") for e in entries)
-    result = ExecuteRangeResult(notebook_path=path, cells=entries, ran=sum(e.status != "skipped" for e in entries),
-                                failed=failed, stopped_early=stopped)
-    lines = [f"Ran {result.ran} of {len(targets)} code cell(s) of {path}; {failed} failed"
-             + (" (stopped at the first error)." if stopped else ".")]
-    lines += [f"[{e.cell_index if e.cell_index is not None else '-'}] {e.status}"
-              + (f" ({e.execution_count})" if e.execution_count is not None else "")
-              + (f": {e.summary}" if e.summary else "") for e in entries]
+    result = ExecuteRangeResult(
+        notebook_path=path,
+        cells=entries,
+        ran=sum(e.status != "skipped" for e in entries),
+        failed=failed,
+        stopped_early=stopped,
+    )
+    lines = [
+        f"Ran {result.ran} of {len(targets)} code cell(s) of {path}; {failed} failed"
+        + (" (stopped at the first error)." if stopped else ".")
+    ]
+    lines += [
+        f"[{e.cell_index if e.cell_index is not None else '-'}] {e.status}"
+        + (f" ({e.execution_count})" if e.execution_count is not None else "")
+        + (f": {e.summary}" if e.summary else "")
+        for e in entries
+    ]
     return result, "\n".join(lines)
 
 
@@ -211,21 +266,46 @@ async def _run_range(
     stopped = False
     for done, cell_id in enumerate(targets):
         if stopped:
-            entries.append(RangeEntry(cell_index=None, cell_id=cell_id, status="skipped", execution_count=None,
-                                      summary="not run: an earlier cell failed"))
+            entries.append(
+                RangeEntry(
+                    cell_index=None,
+                    cell_id=cell_id,
+                    status="skipped",
+                    execution_count=None,
+                    summary="not run: an earlier cell failed",
+                )
+            )
             continue
-        await call.progress(done, len(targets), f"running cell {done + 1} of {len(targets)}", milestone=True)
+        await call.progress(
+            done, len(targets), f"running cell {done + 1} of {len(targets)}", milestone=True
+        )
         try:
             report = _range_progress(call, done, len(targets))
             run = await _run_cell(call, notebook, cell_with_id(cell_id), timeout, report=report)
         except UsageError as error:  # the person deleted the cell before its turn
-            entries.append(RangeEntry(cell_index=None, cell_id=cell_id, status="skipped", execution_count=None,
-                                      summary=str(error)))
+            entries.append(
+                RangeEntry(
+                    cell_index=None,
+                    cell_id=cell_id,
+                    status="skipped",
+                    execution_count=None,
+                    summary=str(error),
+                )
+            )
             continue
-        texts = [summarize_output(o, call.services.max_output_chars)["text"].strip() for o in run.outputs]
+        texts = [
+            summarize_output(o, call.services.max_output_chars)["text"].strip() for o in run.outputs
+        ]
         summary = next((text.splitlines()[0] for text in reversed(texts) if text), "")
-        entries.append(RangeEntry(cell_index=run.cell_index, cell_id=cell_id, status=run.status,
-                                  execution_count=run.execution_count, summary=summary[:200]))
+        entries.append(
+            RangeEntry(
+                cell_index=run.cell_index,
+                cell_id=cell_id,
+                status=run.status,
+                execution_count=run.execution_count,
+                summary=summary[:200],
+            )
+        )
         if run.status != "ok" and stop_on_error:
             stopped = True
     return entries, stopped
@@ -251,8 +331,13 @@ class ExecutedCode(NotebookResult):
     notes: list[str]
 
 
-@tool("execute_code", params=ExecuteCodeParams, result=ExecutedCode, permission=EXECUTE,
-      title="Run code without a cell")
+@tool(
+    "execute_code",
+    params=ExecuteCodeParams,
+    result=ExecutedCode,
+    permission=EXECUTE,
+    title="Run code without a cell",
+)
 async def execute_code(call: Call, p: ExecuteCodeParams) -> ToolOutput:
     """Run code in the notebook's kernel without adding a cell — for inspecting variables, data shapes,
     installed packages. Nothing is saved in the notebook and the execution count does not move; the
@@ -266,11 +351,17 @@ async def execute_code(call: Call, p: ExecuteCodeParams) -> ToolOutput:
     if run.message:
         notes.insert(0, run.message)
     result = ExecutedCode(
-        notebook_path=path, status=run.status, kernel_id=run.kernel_id, notes=notes,
+        notebook_path=path,
+        status=run.status,
+        kernel_id=run.kernel_id,
+        notes=notes,
         outputs=[summarize_output(o, call.services.max_output_chars) for o in run.outputs],
     )
     head = f"Code {status_text(run.status, timeout, path)}." + "".join(f"\n{n}" for n in notes)
-    return result, [types.TextContent(type="text", text=head + ("" if contents else "\n(no output)")), *contents]
+    return result, [
+        types.TextContent(type="text", text=head + ("" if contents else "\n(no output)")),
+        *contents,
+    ]
 
 
 class KernelActionResult(NotebookResult):
@@ -294,21 +385,38 @@ async def _act_on_kernel(
     )
 
 
-@tool("interrupt_kernel", params=NotebookParams, result=KernelActionResult, permission=KERNEL_WRITE,
-      title="Interrupt the kernel", idempotent=True)
+@tool(
+    "interrupt_kernel",
+    params=NotebookParams,
+    result=KernelActionResult,
+    permission=KERNEL_WRITE,
+    title="Interrupt the kernel",
+    idempotent=True,
+)
 async def interrupt_kernel(call: Call, p: NotebookParams) -> ToolOutput:
     """Interrupt the notebook's kernel (like the stop button): the running cell stops with KeyboardInterrupt;
     variables are kept."""
-    return await _act_on_kernel(call, p, call.services.kernels.interrupt, "Interrupted kernel {kernel_id} of {path}.")
+    return await _act_on_kernel(
+        call, p, call.services.kernels.interrupt, "Interrupted kernel {kernel_id} of {path}."
+    )
 
 
-@tool("restart_kernel", params=NotebookParams, result=KernelActionResult, permission=KERNEL_WRITE,
-      title="Restart the kernel", destructive=True)
+@tool(
+    "restart_kernel",
+    params=NotebookParams,
+    result=KernelActionResult,
+    permission=KERNEL_WRITE,
+    title="Restart the kernel",
+    destructive=True,
+)
 async def restart_kernel(call: Call, p: NotebookParams) -> ToolOutput:
     """Restart the notebook's kernel: all variables are lost; the notebook's session keeps the same kernel
     id, so JupyterLab stays connected. Use after the kernel died or to start clean."""
     return await _act_on_kernel(
-        call, p, call.services.kernels.restart, "Restarted kernel {kernel_id} of {path}; all variables were cleared."
+        call,
+        p,
+        call.services.kernels.restart,
+        "Restarted kernel {kernel_id} of {path}; all variables were cleared.",
     )
 
 
@@ -329,8 +437,14 @@ class ListKernelsParams(Params):
     pass
 
 
-@tool("list_kernels", params=ListKernelsParams, result=ListKernelsResult, permission=KERNEL_READ, read_only=True,
-      title="List kernels")
+@tool(
+    "list_kernels",
+    params=ListKernelsParams,
+    result=ListKernelsResult,
+    permission=KERNEL_READ,
+    read_only=True,
+    title="List kernels",
+)
 async def list_kernels(call: Call, p: ListKernelsParams) -> ToolOutput:
     """List the running kernels: id, kernelspec name, execution state, last activity, connections, and the
     notebooks whose sessions use them."""
@@ -343,19 +457,30 @@ async def list_kernels(call: Call, p: ListKernelsParams) -> ToolOutput:
     entries = []
     for model in await ensure_async(km.list_kernels()):
         activity = model.get("last_activity")
-        entries.append(KernelEntry(
-            kernel_id=model["id"], name=model.get("name", ""), execution_state=model.get("execution_state", ""),
-            last_activity=activity.isoformat() if hasattr(activity, "isoformat") else activity,
-            connections=model.get("connections", 0), notebooks=sorted(by_kernel.get(model["id"], [])),
-        ))
+        entries.append(
+            KernelEntry(
+                kernel_id=model["id"],
+                name=model.get("name", ""),
+                execution_state=model.get("execution_state", ""),
+                last_activity=activity.isoformat() if hasattr(activity, "isoformat") else activity,
+                connections=model.get("connections", 0),
+                notebooks=sorted(by_kernel.get(model["id"], [])),
+            )
+        )
     lines = [f"{len(entries)} running kernel(s)"] + [
-        f"{e.kernel_id} ({e.name}, {e.execution_state}): {', '.join(e.notebooks) or 'no notebook'}" for e in entries
+        f"{e.kernel_id} ({e.name}, {e.execution_state}): {', '.join(e.notebooks) or 'no notebook'}"
+        for e in entries
     ]
     return ListKernelsResult(kernels=entries), "\n".join(lines)
 
 
 # The tools that run code, in the order tools/list shows them.
 EXECUTION_TOOLS: list[Tool] = [
-    insert_execute_code_cell, execute_cell, execute_with_progress, execute_code, interrupt_kernel, restart_kernel,
+    insert_execute_code_cell,
+    execute_cell,
+    execute_with_progress,
+    execute_code,
+    interrupt_kernel,
+    restart_kernel,
     list_kernels,
 ]

@@ -119,7 +119,9 @@ class KernelRunner:
         self._readers: list[asyncio.Task] = []
         self._restarted = asyncio.Event()  # the restarter brought the kernel back after it died
         self._started = False
-        self._synced_with: Any = None  # the manager's `ready` future of the kernel process IOPub is synced with
+        self._synced_with: Any = (
+            None  # the manager's `ready` future of the kernel process IOPub is synced with
+        )
 
     async def start(self) -> None:
         """Connect (once), and make sure IOPub receives this kernel process's messages.
@@ -150,14 +152,20 @@ class KernelRunner:
         while not (ready := self.manager.ready).done():
             waited = ready if asyncio.isfuture(ready) else asyncio.wrap_future(ready)
             try:  # shielded: a timeout here must not cancel the manager's own future
-                await asyncio.wait_for(asyncio.shield(waited), max(0.0, deadline - time.monotonic()))
+                await asyncio.wait_for(
+                    asyncio.shield(waited), max(0.0, deadline - time.monotonic())
+                )
             except TimeoutError:
-                raise UsageError(f"Kernel {self.kernel_id} did not finish starting (waited {timeout:g} s).") from None
+                raise UsageError(
+                    f"Kernel {self.kernel_id} did not finish starting (waited {timeout:g} s)."
+                ) from None
             except Exception:  # reported below, once the future is the current one
                 pass
         if ready.cancelled() or ready.exception() is not None:
             reason = "cancelled" if ready.cancelled() else repr(ready.exception())
-            raise UsageError(f"Kernel {self.kernel_id} failed to start ({reason}): restart it with restart_kernel.")
+            raise UsageError(
+                f"Kernel {self.kernel_id} failed to start ({reason}): restart it with restart_kernel."
+            )
         return ready
 
     async def _sync_iopub(self, timeout: float = 30) -> None:
@@ -197,7 +205,10 @@ class KernelRunner:
         """
         for channel in (self.client.shell_channel, self.client.iopub_channel):
             if channel.socket.get(zmq.EVENTS) & zmq.POLLIN:
-                self.log.info("MCP: kernel %s: a message was waiting unread on a socket; reader woken", self.kernel_id)
+                self.log.info(
+                    "MCP: kernel %s: a message was waiting unread on a socket; reader woken",
+                    self.kernel_id,
+                )
 
     def _on_restart(self) -> None:
         self._restarted.set()
@@ -235,8 +246,12 @@ class KernelRunner:
         if waiter is None:
             return None
         header = session.unpack(parts[1])
-        return waiter, {"header": header, "msg_type": header["msg_type"], "parent_header": parent,
-                        "content": session.unpack(parts[4])}
+        return waiter, {
+            "header": header,
+            "msg_type": header["msg_type"],
+            "parent_header": parent,
+            "content": session.unpack(parts[4]),
+        }
 
     async def stop(self) -> None:
         for task in self._readers:
@@ -269,10 +284,14 @@ class KernelRunner:
         async with self.lock:
             await self._ready()  # a restart in progress is not a dead kernel
             if not await ensure_async(self.manager.is_alive()):
-                return KernelReply("died", None, "The kernel is not running (it died): nothing ran.")
+                return KernelReply(
+                    "died", None, "The kernel is not running (it died): nothing ran."
+                )
             await self.start()
             self._restarted.clear()
-            msg_id = self.client.execute(code, store_history=store_history, allow_stdin=False, stop_on_error=True)
+            msg_id = self.client.execute(
+                code, store_history=store_history, allow_stdin=False, stop_on_error=True
+            )
             waiter = self._waiters[msg_id] = _Waiter()
             run = _Execution(waiter, on_messages, process=self.manager.ready)
             try:
@@ -313,7 +332,9 @@ class KernelRunner:
         deadline = time.monotonic() + timeout
         timed_out = False
         while True:
-            wait = 0.5 if not run.held else max(0.0, run.held_since + OUTPUT_HOLD - time.monotonic())
+            wait = (
+                0.5 if not run.held else max(0.0, run.held_since + OUTPUT_HOLD - time.monotonic())
+            )
             pending = await run.waiter.take(wait)
             for channel, msg in pending:
                 run.receive(channel, msg)
@@ -323,29 +344,42 @@ class KernelRunner:
                 # after the kernel died: this execution's kernel process is gone.
                 if self._restarted.is_set():
                     return KernelReply("died", run.execution_count, DIED, tail=run.take_held())
-                return KernelReply("restarted", run.execution_count, RESTARTED, tail=run.take_held())
+                return KernelReply(
+                    "restarted", run.execution_count, RESTARTED, tail=run.take_held()
+                )
             if reply is not None and run.idle:
                 status: Status = "timeout" if timed_out else _reply_status(reply["content"])
                 return KernelReply(status, run.execution_count, "", tail=run.take_held())
             now = time.monotonic()
             if reply is not None and now - run.replied_at > IDLE_AFTER_REPLY:
                 # The kernel answered but its IOPub never said idle: do not wait for the timeout.
-                return KernelReply(_reply_status(reply["content"]), run.execution_count,
-                                   "The kernel's outputs may be incomplete (its IOPub went quiet).",
-                                   tail=run.take_held())
+                return KernelReply(
+                    _reply_status(reply["content"]),
+                    run.execution_count,
+                    "The kernel's outputs may be incomplete (its IOPub went quiet).",
+                    tail=run.take_held(),
+                )
             if run.held and now - run.held_since >= OUTPUT_HOLD:
                 await run.on_messages(run.take_held())
             quiet = not pending  # nothing arrived for a while: is the kernel still there?
             if quiet:
                 self._wake_stalled_readers()
             # Not alive while a restart replaces the process is the restart: seen at the next turn.
-            if quiet and not await ensure_async(self.manager.is_alive()) and self._same_process(run):
+            if (
+                quiet
+                and not await ensure_async(self.manager.is_alive())
+                and self._same_process(run)
+            ):
                 return KernelReply("died", run.execution_count, DIED, tail=run.take_held())
             if now < deadline:
                 continue
             if timed_out or interrupt is None:
-                return KernelReply("timeout", run.execution_count, "The kernel did not settle after an interrupt.",
-                                   tail=run.take_held())
+                return KernelReply(
+                    "timeout",
+                    run.execution_count,
+                    "The kernel did not settle after an interrupt.",
+                    tail=run.take_held(),
+                )
             timed_out = True
             await self._interrupt(run, interrupt)
             deadline = now + 30  # time for the kernel to settle after the interrupt
@@ -357,7 +391,9 @@ class _Execution:
 
     waiter: _Waiter
     on_messages: OnMessage
-    process: Any  # the manager's `ready` future when the request was sent: which kernel process got it
+    process: (
+        Any  # the manager's `ready` future when the request was sent: which kernel process got it
+    )
     reply: dict[str, Any] | None = None
     execution_count: int | None = None  # from execute_input, then the reply
     replied_at: float = 0.0
@@ -391,7 +427,9 @@ class NotebookKernels:
         self.log = log
         self._runners: dict[str, KernelRunner] = {}
         self._session_locks: dict[str, asyncio.Lock] = {}
-        self._stopping: set[asyncio.Task] = set()  # the event loop keeps only weak references to tasks
+        self._stopping: set[asyncio.Task] = (
+            set()
+        )  # the event loop keeps only weak references to tasks
 
     @property
     def sessions(self) -> Any:
@@ -429,7 +467,9 @@ class NotebookKernels:
             if kernel_id not in self.kernels:
                 raise UsageError(f"Kernel {kernel_id} is not running.")
             self._forget_stopped()
-            runner = self._runners[kernel_id] = KernelRunner(kernel_id, self.kernels.get_kernel(kernel_id), self.log)
+            runner = self._runners[kernel_id] = KernelRunner(
+                kernel_id, self.kernels.get_kernel(kernel_id), self.log
+            )
         return runner
 
     def _forget_stopped(self) -> None:

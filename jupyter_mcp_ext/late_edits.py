@@ -66,7 +66,9 @@ class _MovedCell:
         shadow.apply_update(self.before)
         for cell in shadow.get("cells", type=Array):
             if cell.get("id") == self.cell_id:
-                cell[_OLD_COPY] = True  # told apart from the new copy (same id) if the move comes back
+                cell[_OLD_COPY] = (
+                    True  # told apart from the new copy (same id) if the move comes back
+                )
         for update in self.updates:
             shadow.apply_update(update)
         return shadow
@@ -93,7 +95,9 @@ _moves: WeakKeyDictionary[YNotebook, _Moves] = WeakKeyDictionary()
 def before_move(nb: YNotebook, cell_id: str, source: str) -> None:
     """Keep a shadow of ``nb`` in which the cell ``cell_id`` (holding ``source``) is not moved."""
     moves = _moves.setdefault(nb, _Moves(nb))
-    moves.moved.append(_MovedCell(cell_id, nb.ydoc.get_update(), source, time.monotonic() + CARRY_SECONDS))
+    moves.moved.append(
+        _MovedCell(cell_id, nb.ydoc.get_update(), source, time.monotonic() + CARRY_SECONDS)
+    )
     # Dropped after the window even if no client sends anything (a shadow is a whole copy).
     asyncio.get_running_loop().call_later(CARRY_SECONDS, _expire, moves)
 

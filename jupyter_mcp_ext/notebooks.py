@@ -74,7 +74,12 @@ class _SaveRetry:
 
 class LiveNotebooks:
     def __init__(
-        self, rooms: YDocRooms, contents_manager: Any, log: logging.Logger, *, idle_close_delay: float
+        self,
+        rooms: YDocRooms,
+        contents_manager: Any,
+        log: logging.Logger,
+        *,
+        idle_close_delay: float,
     ) -> None:
         self.rooms = rooms
         self.contents_manager = contents_manager
@@ -99,7 +104,9 @@ class LiveNotebooks:
         return self.room_state(path)[1] > 0
 
     @contextlib.asynccontextmanager
-    async def document(self, path: str, *, edit: bool = False, room_id: str | None = None) -> AsyncIterator[YNotebook]:
+    async def document(
+        self, path: str, *, edit: bool = False, room_id: str | None = None
+    ) -> AsyncIterator[YNotebook]:
         """The live document of ``path`` (a checked contents path), kept open while in use.
 
         Fetched anew for every operation: a document object from a room that has since
@@ -190,7 +197,9 @@ class LiveNotebooks:
         if self._stopped:
             return
         if self._reaper is None or self._reaper.done():
-            self._reaper = asyncio.create_task(self._reap_idle_rooms(), name="jupyter-mcp-ext room reaper")
+            self._reaper = asyncio.create_task(
+                self._reap_idle_rooms(), name="jupyter-mcp-ext room reaper"
+            )
 
     async def _reap_idle_rooms(self) -> None:
         interval = min(5.0, max(0.05, self.idle_close_delay / 4))
@@ -199,7 +208,11 @@ class LiveNotebooks:
             now = time.monotonic()
             for room_id, owned in list(self._owned.items()):
                 retry = self._retries.get(room_id)
-                if owned.in_use or now - owned.last_used < self.idle_close_delay or (retry and now < retry.due):
+                if (
+                    owned.in_use
+                    or now - owned.last_used < self.idle_close_delay
+                    or (retry and now < retry.due)
+                ):
                     continue
                 try:
                     await self._close_room(room_id, owned)
@@ -216,7 +229,9 @@ class LiveNotebooks:
             if now < retry.due:
                 continue
             doc = await self.rooms.document(room_id, create=False)
-            if not isinstance(doc, YNotebook) or not self.rooms.has_file(room_id):  # the room is gone
+            if not isinstance(doc, YNotebook) or not self.rooms.has_file(
+                room_id
+            ):  # the room is gone
                 self.saves.forget(room_id)
                 self._retries.pop(room_id, None)
                 continue
@@ -263,7 +278,9 @@ class LiveNotebooks:
         self.rooms.watch_saves(room_id, self.saves.outcome)
         return await self._write(room_id, self.rooms.file_writer(room_id), path, doc.get())
 
-    async def _write(self, room_id: str, write: FileWriter, path: str, content: dict[str, Any]) -> bool:
+    async def _write(
+        self, room_id: str, write: FileWriter, path: str, content: dict[str, Any]
+    ) -> bool:
         try:
             written = await write(content)
         except Exception as error:  # recorded by the save watch
@@ -281,15 +298,19 @@ class LiveNotebooks:
         for room_id, owned in self._owned.items():
             unsaved = self.saves.failure(room_id) is not None
             if (owned.edited or unsaved) and owned.doc is not None:
-                pending.append((room_id, self.rooms.file_writer(room_id), owned.path, owned.doc.get()))
+                pending.append(
+                    (room_id, self.rooms.file_writer(room_id), owned.path, owned.doc.get())
+                )
         self._owned.clear()
         self._stopped = True
         if self._reaper is not None:
             self._reaper.cancel()
         for room_id, write, path, content in pending:
             if not await self._write(room_id, write, path, content):
-                self.log.error("MCP: the changes to %s are lost: they could not be saved before the server stopped",
-                               path)
+                self.log.error(
+                    "MCP: the changes to %s are lost: they could not be saved before the server stopped",
+                    path,
+                )
 
 
 def _placeholder_like(cell: dict[str, Any]) -> dict[str, Any]:

@@ -52,7 +52,9 @@ def summarize_output(output: dict[str, Any], max_chars: int) -> dict[str, Any]:
         data = data if isinstance(data, dict) else {}
         text_mime = next((mime for mime in _TEXT_MIMES if mime in data), None)
         text = _joined(data[text_mime]) if text_mime else ""
-        omitted = [f"{mime} ({_size_label(value)})" for mime, value in data.items() if mime != text_mime]
+        omitted = [
+            f"{mime} ({_size_label(value)})" for mime, value in data.items() if mime != text_mime
+        ]
     else:
         text = ""
     text, cut = cap_text(strip_ansi(text), max_chars)
@@ -74,7 +76,9 @@ class OutputLimits:
 _IMAGE_MIMES = ("image/png", "image/jpeg")
 
 
-def execution_content(outputs: list[dict[str, Any]], limits: OutputLimits) -> tuple[list[Any], list[str]]:
+def execution_content(
+    outputs: list[dict[str, Any]], limits: OutputLimits
+) -> tuple[list[Any], list[str]]:
     """MCP content blocks for a cell's outputs, and notes on what was cut or left out.
 
     Text (streams, text/plain, errors without ANSI codes, SVG source) is capped per output and in
@@ -92,7 +96,9 @@ def execution_content(outputs: list[dict[str, Any]], limits: OutputLimits) -> tu
             encoded = _joined(data[image_mime]).replace("\n", "")
             size = len(encoded) * 3 // 4 - encoded[-2:].count("=")  # the decoded size
             if images >= limits.max_images:
-                notes.append(f"output {position}: {image_mime} image omitted (more than {limits.max_images} images)")
+                notes.append(
+                    f"output {position}: {image_mime} image omitted (more than {limits.max_images} images)"
+                )
             elif size > limits.max_image_bytes:
                 notes.append(
                     f"output {position}: {image_mime} image of {size} bytes omitted "
@@ -100,7 +106,9 @@ def execution_content(outputs: list[dict[str, Any]], limits: OutputLimits) -> tu
                 )
             else:
                 images += 1
-                contents.append(types.ImageContent(type="image", data=encoded, mime_type=image_mime))
+                contents.append(
+                    types.ImageContent(type="image", data=encoded, mime_type=image_mime)
+                )
                 continue
             image_noted = True
         if "image/svg+xml" in data and image_mime is None:
@@ -115,7 +123,9 @@ def execution_content(outputs: list[dict[str, Any]], limits: OutputLimits) -> tu
                     notes.append(f"output {position}: {', '.join(summary['omitted'])} not shown")
                 continue
         if budget <= 0:
-            notes.append(f"output {position}: {len(text)} characters omitted (total text limit reached)")
+            notes.append(
+                f"output {position}: {len(text)} characters omitted (total text limit reached)"
+            )
             continue
         text, cut = cap_text(text, min(limits.max_output_chars, budget))
         if cut:

@@ -49,7 +49,9 @@ def _closeness(wanted: str, candidate: str) -> float:
     """
     wanted_stem = wanted.removesuffix(NOTEBOOK_SUFFIX).lower()
     candidate_stem = candidate.removesuffix(NOTEBOOK_SUFFIX).lower()
-    names = difflib.SequenceMatcher(None, os.path.basename(wanted_stem), os.path.basename(candidate_stem)).ratio()
+    names = difflib.SequenceMatcher(
+        None, os.path.basename(wanted_stem), os.path.basename(candidate_stem)
+    ).ratio()
     whole = difflib.SequenceMatcher(None, wanted_stem, candidate_stem).ratio()
     return max(names, whole)
 
@@ -81,7 +83,9 @@ class ServerPaths:
         root = getattr(contents_manager, "root_dir", None)
         self._root = os.path.realpath(root) if root else None
         # The root as configured and as resolved: either may appear in a library's message.
-        self._root_forms = sorted({os.path.abspath(root), self._root} if root else set(), key=len, reverse=True)
+        self._root_forms = sorted(
+            {os.path.abspath(root), self._root} if root else set(), key=len, reverse=True
+        )
         # For files on a system without hidden-file flags (Linux), a path is hidden exactly
         # when one of its parts starts with '.': no need to ask the contents manager (slow).
         self._dot_means_hidden = isinstance(contents_manager, FileManagerMixin) and not hasattr(
@@ -91,7 +95,9 @@ class ServerPaths:
     def normalize(self, path: str) -> str:
         """The canonical contents-API form of ``path``, or a UsageError saying why it is refused."""
         if not isinstance(path, str):
-            raise UsageError("A path must be a string relative to the server root, e.g. 'analysis/report.ipynb'.")
+            raise UsageError(
+                "A path must be a string relative to the server root, e.g. 'analysis/report.ipynb'."
+            )
         raw = path.strip()
         if "\x00" in raw:
             raise UsageError("The path contains a NUL character.")
@@ -106,7 +112,9 @@ class ServerPaths:
             )
         parts = [part for part in raw.replace("\\", "/").split("/") if part not in ("", ".")]
         if ".." in parts:
-            raise UsageError(f"Path {path!r} refused: '..' may not be used; paths stay inside the server root.")
+            raise UsageError(
+                f"Path {path!r} refused: '..' may not be used; paths stay inside the server root."
+            )
         normalized = "/".join(parts)
         self._check_length(normalized, parts)
         self._check_inside_root(normalized, path)
@@ -147,7 +155,9 @@ class ServerPaths:
             return
         real = os.path.realpath(os.path.join(root, normalized))
         if real != root and not real.startswith(root + os.sep):
-            raise UsageError(f"Path {original!r} refused: it leads outside the server root (through a symlink).")
+            raise UsageError(
+                f"Path {original!r} refused: it leads outside the server root (through a symlink)."
+            )
 
     async def check_visible(self, path: str) -> None:
         if not path or getattr(self.cm, "allow_hidden", False):
@@ -164,7 +174,9 @@ class ServerPaths:
         """``path`` normalized, checked to be an existing, visible notebook."""
         normalized = self.normalize(path)
         if not normalized.endswith(NOTEBOOK_SUFFIX):
-            raise UsageError(f"{normalized!r} is not a notebook: notebook paths end in '{NOTEBOOK_SUFFIX}'.")
+            raise UsageError(
+                f"{normalized!r} is not a notebook: notebook paths end in '{NOTEBOOK_SUFFIX}'."
+            )
         await self.check_visible(normalized)
         if not await ensure_async(self.cm.file_exists(normalized)):
             if await ensure_async(self.cm.dir_exists(normalized)):
@@ -176,10 +188,14 @@ class ServerPaths:
         """``path`` normalized, checked to be a notebook path that does not exist yet."""
         normalized = self.normalize(path)
         if not normalized.endswith(NOTEBOOK_SUFFIX):
-            raise UsageError(f"{normalized!r} is not a notebook path: it must end in '{NOTEBOOK_SUFFIX}'.")
+            raise UsageError(
+                f"{normalized!r} is not a notebook path: it must end in '{NOTEBOOK_SUFFIX}'."
+            )
         await self.check_visible(normalized)
         if await ensure_async(self.cm.exists(normalized)):
-            raise UsageError(f"{normalized!r} already exists; it is not overwritten. Choose another path.")
+            raise UsageError(
+                f"{normalized!r} already exists; it is not overwritten. Choose another path."
+            )
         return normalized
 
     async def existing_directory(self, path: str) -> str:
@@ -192,7 +208,11 @@ class ServerPaths:
         return normalized
 
     async def _missing_message(self, path: str) -> str:
-        notebooks = [entry["path"] async for entry in self.walk("", max_depth=8) if entry["type"] == "notebook"]
+        notebooks = [
+            entry["path"]
+            async for entry in self.walk("", max_depth=8)
+            if entry["type"] == "notebook"
+        ]
         scored = sorted((-_closeness(path, nb), nb) for nb in notebooks)
         matches = [nb for score, nb in scored if -score >= CLOSE_MATCH_CUTOFF][:5]
         message = f"Notebook {path!r} does not exist."
@@ -227,12 +247,18 @@ class ServerPaths:
                 listing = await ensure_async(self.cm.get(directory, content=True, type="directory"))
             except Exception:  # unreadable directory: skip it, as a file browser would
                 continue
-            for entry in sorted(listing.get("content") or [], key=lambda e: (e["type"] != "directory", e["name"])):
+            for entry in sorted(
+                listing.get("content") or [], key=lambda e: (e["type"] != "directory", e["name"])
+            ):
                 try:
                     self._check_inside_root(entry["path"], entry["path"])
                 except UsageError:
                     continue
-                if pattern is None or fnmatch.fnmatch(entry["name"], pattern) or fnmatch.fnmatch(entry["path"], pattern):
+                if (
+                    pattern is None
+                    or fnmatch.fnmatch(entry["name"], pattern)
+                    or fnmatch.fnmatch(entry["path"], pattern)
+                ):
                     yield entry
                 if entry["type"] == "directory" and depth < max_depth:
                     queue.append((entry["path"], depth + 1))

@@ -30,7 +30,9 @@ class _Watch:
         self.changed: dict[str, float] = {}
         ycells = nb.ycells
         # Kept: the observer stops firing once its Subscription is no longer referenced.
-        self._subscription = ycells.observe_deep(lambda events, txn: self._record(ycells, events, txn))
+        self._subscription = ycells.observe_deep(
+            lambda events, txn: self._record(ycells, events, txn)
+        )
 
     def _record(self, ycells: Any, events: list[Any], txn: Any) -> None:
         # Runs inside every transaction's commit, a person's keystrokes included: cheap, and never raises
@@ -41,7 +43,9 @@ class _Watch:
             indexes = {event.path[0] for event in events if event.path}
             now = time.monotonic()
             if len(self.changed) > _PRUNE_ABOVE:
-                self.changed = {key: at for key, at in self.changed.items() if now - at < QUIET_SECONDS}
+                self.changed = {
+                    key: at for key, at in self.changed.items() if now - at < QUIET_SECONDS
+                }
             count = len(ycells)
             for index in indexes:
                 if isinstance(index, int) and index < count:

@@ -40,21 +40,49 @@ _INTRODUCTION = (
 # The tool families, each tool with what an agent should know of it beyond its name.
 _FAMILIES: list[tuple[str, list[tuple[str, str]]]] = [
     ("Finding", [("list_notebooks", ""), ("list_files", ""), ("get_notebook_info", "")]),
-    ("Choosing", [
-        ("prepare_notebook", "makes a notebook current, can create it, returns its JupyterLab URL"),
-        ("create_notebook", ""),
-    ]),
-    ("Reading", [("read_notebook", "paged; brief overview or detailed"), ("read_cell", ""), ("read_all_cells", "")]),
-    ("Editing", [
-        ("append_markdown_cell", ""), ("append_code_cell", ""), ("insert_cell", ""),
-        ("edit_cell_source", "replace an exact substring"), ("overwrite_cell_source", ""), ("move_cell", ""),
-        ("delete_cell", ""), ("clear_cell_output", ""),
-    ]),
-    ("Running", [
-        ("insert_execute_code_cell", ""), ("execute_cell", ""), ("execute_with_progress", "a range of cells"),
-        ("execute_code", "inspect without adding a cell"), ("interrupt_kernel", ""), ("restart_kernel", ""),
-        ("list_kernels", ""),
-    ]),
+    (
+        "Choosing",
+        [
+            (
+                "prepare_notebook",
+                "makes a notebook current, can create it, returns its JupyterLab URL",
+            ),
+            ("create_notebook", ""),
+        ],
+    ),
+    (
+        "Reading",
+        [
+            ("read_notebook", "paged; brief overview or detailed"),
+            ("read_cell", ""),
+            ("read_all_cells", ""),
+        ],
+    ),
+    (
+        "Editing",
+        [
+            ("append_markdown_cell", ""),
+            ("append_code_cell", ""),
+            ("insert_cell", ""),
+            ("edit_cell_source", "replace an exact substring"),
+            ("overwrite_cell_source", ""),
+            ("move_cell", ""),
+            ("delete_cell", ""),
+            ("clear_cell_output", ""),
+        ],
+    ),
+    (
+        "Running",
+        [
+            ("insert_execute_code_cell", ""),
+            ("execute_cell", ""),
+            ("execute_with_progress", "a range of cells"),
+            ("execute_code", "inspect without adding a cell"),
+            ("interrupt_kernel", ""),
+            ("restart_kernel", ""),
+            ("list_kernels", ""),
+        ],
+    ),
 ]
 
 # Said after the families when one of the family's tools is offered.
@@ -70,15 +98,24 @@ _FAMILY_NOTES = {
 
 def instructions(offered: set[str]) -> str:
     """The server's instructions to agents, naming only the tools in ``offered``."""
-    chosen = (", or the one an agent chose with prepare_notebook, whichever happened last"
-              if "prepare_notebook" in offered else "")
-    text = "\n\n".join(textwrap.fill(paragraph.format(chosen=chosen), width=100) for paragraph in _INTRODUCTION)
+    chosen = (
+        ", or the one an agent chose with prepare_notebook, whichever happened last"
+        if "prepare_notebook" in offered
+        else ""
+    )
+    text = "\n\n".join(
+        textwrap.fill(paragraph.format(chosen=chosen), width=100) for paragraph in _INTRODUCTION
+    )
     text += "\n\nTool families:"
     notes = []
     for family, entries in _FAMILIES:
-        named = [f"{name} ({about})" if about else name for name, about in entries if name in offered]
+        named = [
+            f"{name} ({about})" if about else name for name, about in entries if name in offered
+        ]
         if named:
-            text += "\n" + textwrap.fill(f"- {family}: {', '.join(named)}.", width=100, subsequent_indent="  ")
+            text += "\n" + textwrap.fill(
+                f"- {family}: {', '.join(named)}.", width=100, subsequent_indent="  "
+            )
             if family in _FAMILY_NOTES:
                 notes.append(_FAMILY_NOTES[family])
     if notes:
@@ -106,7 +143,11 @@ def _validation_message(tool: Tool, error: ValidationError) -> str:
         f"{name}{'' if name in tool.input_schema.get('required', []) else '?'}"
         for name in tool.input_schema.get("properties", {})
     )
-    return f"Invalid arguments for {tool.name}: " + "; ".join(problems) + f". Accepted arguments: {accepted}."
+    return (
+        f"Invalid arguments for {tool.name}: "
+        + "; ".join(problems)
+        + f". Accepted arguments: {accepted}."
+    )
 
 
 class InFlightCalls:
@@ -140,7 +181,11 @@ class InFlightCalls:
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=timeout)
             if pending:
-                log.warning("MCP: %d tool call(s) did not end within %s s of the shutdown", len(pending), timeout)
+                log.warning(
+                    "MCP: %d tool call(s) did not end within %s s of the shutdown",
+                    len(pending),
+                    timeout,
+                )
 
 
 def _unsaved_warning(services: Services, path: Any) -> str | None:
@@ -159,8 +204,11 @@ def _with_warning(content: list[Any], warning: str) -> list[Any]:
     """``content`` with the warning at the end of its first text (the one every client shows)."""
     for i, block in enumerate(content):
         if isinstance(block, types.TextContent):
-            return [*content[:i], types.TextContent(type="text", text=f"{block.text}\n\nWarning: {warning}"),
-                    *content[i + 1 :]]
+            return [
+                *content[:i],
+                types.TextContent(type="text", text=f"{block.text}\n\nWarning: {warning}"),
+                *content[i + 1 :],
+            ]
     return [types.TextContent(type="text", text=f"Warning: {warning}"), *content]
 
 
@@ -168,23 +216,31 @@ def build_mcp_server(tools: list[Tool], services: Services, calls: InFlightCalls
     by_name = {tool.name: tool for tool in tools}
     definitions = [tool.definition() for tool in tools]
 
-    async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+    async def list_tools(
+        ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
         return types.ListToolsResult(tools=definitions)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         tool = by_name.get(params.name)
         if tool is None:
-            return _error(f"Unknown tool {params.name!r}. Available tools: {', '.join(sorted(by_name))}.")
+            return _error(
+                f"Unknown tool {params.name!r}. Available tools: {', '.join(sorted(by_name))}."
+            )
         state = getattr(getattr(ctx, "request", None), "state", None)
         handler = getattr(state, "jupyter_handler", None)
         if state is None or handler is None:
-            return _error("This request did not come through the Jupyter server's authenticated endpoint.")
+            return _error(
+                "This request did not come through the Jupyter server's authenticated endpoint."
+            )
         try:
             arguments = tool.params.model_validate(params.arguments or {})
         except ValidationError as error:
             return _error(_validation_message(tool, error))
 
-        async def report_progress(progress: float, total: float | None = None, message: str | None = None) -> None:
+        async def report_progress(
+            progress: float, total: float | None = None, message: str | None = None
+        ) -> None:
             await ctx.session.report_progress(progress, total, message)
 
         call = Call(
@@ -204,7 +260,9 @@ def build_mcp_server(tools: list[Tool], services: Services, calls: InFlightCalls
             return _error(services.paths.scrub(str(error), given=repr(params.arguments)))
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
             raise
-        except BaseException as error:  # a defect (even a Rust panic in pycrdt): still an answer, never a hang
+        except (
+            BaseException
+        ) as error:  # a defect (even a Rust panic in pycrdt): still an answer, never a hang
             log.exception("MCP tool %s failed", tool.name)
             message = f"{tool.name} failed unexpectedly: {type(error).__name__}: {error}"
             return _error(services.paths.scrub(message, given=repr(params.arguments)))

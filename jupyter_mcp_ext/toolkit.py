@@ -63,7 +63,12 @@ class Call:
     PROGRESS_INTERVAL = 0.25
 
     async def progress(
-        self, done: float, total: float | None = None, message: str | None = None, *, milestone: bool = False
+        self,
+        done: float,
+        total: float | None = None,
+        message: str | None = None,
+        *,
+        milestone: bool = False,
     ) -> None:
         """Tell the client how far the call is (only if it asked for progress).
 
@@ -71,7 +76,9 @@ class Call:
         Values only ever increase (the protocol requires it): a lower one is not sent.
         """
         now = time.monotonic()
-        if self.report_progress is None or (not milestone and now - self._last_progress < self.PROGRESS_INTERVAL):
+        if self.report_progress is None or (
+            not milestone and now - self._last_progress < self.PROGRESS_INTERVAL
+        ):
             return
         if done <= self._last_value:
             return
@@ -80,7 +87,9 @@ class Call:
 
     async def authorize(self, action: str, resource: str) -> None:
         authorizer = self.handler.authorizer
-        if not await ensure_async(authorizer.is_authorized(self.handler, self.user, action, resource)):
+        if not await ensure_async(
+            authorizer.is_authorized(self.handler, self.user, action, resource)
+        ):
             raise UsageError(
                 f"Permission denied: user {self.user.username!r} may not {action} {resource} on this server."
             )
@@ -121,13 +130,21 @@ class Params(BaseModel):
 
 class NotebookParams(Params):
     notebook_path: str | None = Field(
-        None, max_length=MAX_PATH_CHARS, description="Notebook path relative to the server root; omitted: the user's current notebook."
+        None,
+        max_length=MAX_PATH_CHARS,
+        description="Notebook path relative to the server root; omitted: the user's current notebook.",
     )
 
 
 class CellParams(NotebookParams):
-    cell_index: int | None = Field(None, description="0-based index of the cell; negative counts from the end.")
-    cell_id: str | None = Field(None, max_length=MAX_CELL_ID_CHARS, description="Id of the cell (stable while cells move); instead of cell_index.")
+    cell_index: int | None = Field(
+        None, description="0-based index of the cell; negative counts from the end."
+    )
+    cell_id: str | None = Field(
+        None,
+        max_length=MAX_CELL_ID_CHARS,
+        description="Id of the cell (stable while cells move); instead of cell_index.",
+    )
 
 
 class Result(BaseModel):

@@ -59,7 +59,9 @@ async def _in_slices(items: Sequence[T], apply: Callable[[Sequence[T]], None]) -
         apply(items[start : start + size])
         start += size
         elapsed = time.perf_counter() - began
-        size = max(1, min(size * 2, int(size * SLICE_SECONDS / elapsed))) if elapsed > 0 else size * 2
+        size = (
+            max(1, min(size * 2, int(size * SLICE_SECONDS / elapsed))) if elapsed > 0 else size * 2
+        )
         if start < len(items):
             await asyncio.sleep(0)
 
@@ -72,27 +74,35 @@ async def _document(call: Call, path: str, *, edit: bool = False) -> AsyncIterat
         yield nb
 
 
-
 def _iso(moment: Any) -> str | None:
     """A contents model's timestamp (a datetime, or a string from some contents managers) as text."""
     if isinstance(moment, datetime):
         return moment.isoformat()
     return moment if isinstance(moment, str) else None
 
+
 class OutputView(Result):
     output_type: str
-    text: str = Field(description="Text of the output (stream text, text/plain, error with traceback); capped.")
-    omitted: list[str] = Field(description="What is not shown: other MIME types with sizes, cut characters.")
+    text: str = Field(
+        description="Text of the output (stream text, text/plain, error with traceback); capped."
+    )
+    omitted: list[str] = Field(
+        description="What is not shown: other MIME types with sizes, cut characters."
+    )
 
 
 class CellView(Result):
     index: int
     cell_id: str
-    cell_type: str = Field(description="code, markdown or raw (a malformed file may hold another type: shown as is).")
+    cell_type: str = Field(
+        description="code, markdown or raw (a malformed file may hold another type: shown as is)."
+    )
     source: str
     execution_count: int | None = None
     output_count: int | None = Field(None, description="Number of outputs (code cells).")
-    outputs: list[OutputView] | None = Field(None, description="Outputs (code cells), when requested.")
+    outputs: list[OutputView] | None = Field(
+        None, description="Outputs (code cells), when requested."
+    )
 
 
 class CellRef(NotebookResult):
@@ -128,7 +138,9 @@ async def _kernelspec(call: Call, kernel_name: str | None) -> dict[str, Any]:
         spec = await ensure_async(ksm.get_kernel_spec(name))
     except Exception:
         available = sorted(await ensure_async(ksm.get_all_specs()))
-        raise UsageError(f"No kernel named {name!r}. Available kernels: {', '.join(available) or 'none'}.") from None
+        raise UsageError(
+            f"No kernel named {name!r}. Available kernels: {', '.join(available) or 'none'}."
+        ) from None
     return {"name": name, "display_name": spec.display_name, "language": spec.language}
 
 
@@ -155,7 +167,9 @@ async def _create_notebook(call: Call, path: str, kernel_name: str | None) -> di
             if not await ensure_async(cm.dir_exists(built)):
                 await ensure_async(cm.save({"type": "directory"}, built))
                 created.append(built)
-        await ensure_async(cm.save({"type": "notebook", "format": "json", "content": content}, path))
+        await ensure_async(
+            cm.save({"type": "notebook", "format": "json", "content": content}, path)
+        )
     except (HTTPError, OSError) as error:
         for folder in reversed(created):
             with contextlib.suppress(Exception):
@@ -175,7 +189,11 @@ def _scan_progress(call: Call) -> Callable[[int], Awaitable[None]]:
 
 
 class ListNotebooksParams(Params):
-    path: str = Field("", max_length=MAX_PATH_CHARS, description="Directory to search, relative to the server root ('' = the root).")
+    path: str = Field(
+        "",
+        max_length=MAX_PATH_CHARS,
+        description="Directory to search, relative to the server root ('' = the root).",
+    )
     offset: int = Field(0, ge=0, description="Number of notebooks to skip (paging).")
     limit: int = Field(100, ge=1, le=1000, description="Largest number of notebooks returned.")
 
@@ -192,12 +210,20 @@ class ListNotebooksResult(Result):
     notebooks: list[NotebookEntry]
     total: int = Field(description="Number of notebooks found under the directory.")
     offset: int
-    next_offset: int | None = Field(description="Offset of the next page, or null when this is the last page.")
+    next_offset: int | None = Field(
+        description="Offset of the next page, or null when this is the last page."
+    )
     current_notebook: str | None
 
 
-@tool("list_notebooks", params=ListNotebooksParams, result=ListNotebooksResult, permission=READ, read_only=True,
-      title="List notebooks")
+@tool(
+    "list_notebooks",
+    params=ListNotebooksParams,
+    result=ListNotebooksResult,
+    permission=READ,
+    read_only=True,
+    title="List notebooks",
+)
 async def list_notebooks(call: Call, p: ListNotebooksParams) -> ToolOutput:
     """List the notebooks (.ipynb) under a directory of the server root, recursively, sorted by path,
     paged with offset/limit. Each entry says whether it is the user's current notebook (what tools act on
@@ -205,7 +231,10 @@ async def list_notebooks(call: Call, p: ListNotebooksParams) -> ToolOutput:
     paths = call.services.paths
     directory = await paths.existing_directory(p.path) if p.path else ""
     walk = paths.walk(directory, max_depth=32, on_directory=_scan_progress(call))
-    found = sorted([entry async for entry in walk if entry["type"] == "notebook"], key=lambda entry: entry["path"])
+    found = sorted(
+        [entry async for entry in walk if entry["type"] == "notebook"],
+        key=lambda entry: entry["path"],
+    )
     current_path = call.services.current.get(call.principal).path
     page = found[p.offset : p.offset + p.limit]
     entries = []
@@ -223,11 +252,18 @@ async def list_notebooks(call: Call, p: ListNotebooksParams) -> ToolOutput:
         )
     next_offset = p.offset + len(page) if p.offset + len(page) < len(found) else None
     result = ListNotebooksResult(
-        notebooks=entries, total=len(found), offset=p.offset, next_offset=next_offset, current_notebook=current_path
+        notebooks=entries,
+        total=len(found),
+        offset=p.offset,
+        next_offset=next_offset,
+        current_notebook=current_path,
     )
-    lines = [f"{len(found)} notebooks under {directory or 'the root'!r}; current: {current_path or 'none'}"]
+    lines = [
+        f"{len(found)} notebooks under {directory or 'the root'!r}; current: {current_path or 'none'}"
+    ]
     lines += [
-        f"{e.path}{' (current)' if e.current else ''}{' (open live)' if e.live else ''}" for e in entries
+        f"{e.path}{' (current)' if e.current else ''}{' (open live)' if e.live else ''}"
+        for e in entries
     ]
     if next_offset is not None:
         lines.append(f"... more: call again with offset={next_offset}")
@@ -235,8 +271,15 @@ async def list_notebooks(call: Call, p: ListNotebooksParams) -> ToolOutput:
 
 
 class CreateNotebookParams(Params):
-    notebook_path: str = Field(max_length=MAX_PATH_CHARS, description="Path of the new notebook, relative to the server root, ending in .ipynb.")
-    kernel_name: str | None = Field(None, max_length=MAX_NAME_CHARS, description="Kernelspec name (e.g. 'python3'); default: the server's default.")
+    notebook_path: str = Field(
+        max_length=MAX_PATH_CHARS,
+        description="Path of the new notebook, relative to the server root, ending in .ipynb.",
+    )
+    kernel_name: str | None = Field(
+        None,
+        max_length=MAX_NAME_CHARS,
+        description="Kernelspec name (e.g. 'python3'); default: the server's default.",
+    )
 
 
 class CreateNotebookResult(NotebookResult):
@@ -244,8 +287,13 @@ class CreateNotebookResult(NotebookResult):
     url: str = Field(description="JupyterLab URL of the notebook (for a browser or an iframe).")
 
 
-@tool("create_notebook", params=CreateNotebookParams, result=CreateNotebookResult, permission=WRITE,
-      title="Create a notebook")
+@tool(
+    "create_notebook",
+    params=CreateNotebookParams,
+    result=CreateNotebookResult,
+    permission=WRITE,
+    title="Create a notebook",
+)
 async def create_notebook(call: Call, p: CreateNotebookParams) -> ToolOutput:
     """Create a new, empty notebook at a path (missing parent folders are created), with the kernelspec in
     its metadata. Refuses to overwrite an existing file. Does not change the current notebook
@@ -259,9 +307,15 @@ async def create_notebook(call: Call, p: CreateNotebookParams) -> ToolOutput:
 
 
 class PrepareNotebookParams(Params):
-    notebook_path: str = Field(max_length=MAX_PATH_CHARS, description="Notebook path relative to the server root.")
+    notebook_path: str = Field(
+        max_length=MAX_PATH_CHARS, description="Notebook path relative to the server root."
+    )
     create: bool = Field(False, description="Create the notebook if it does not exist.")
-    kernel_name: str | None = Field(None, max_length=MAX_NAME_CHARS, description="Kernelspec for a created notebook; default: the server's.")
+    kernel_name: str | None = Field(
+        None,
+        max_length=MAX_NAME_CHARS,
+        description="Kernelspec for a created notebook; default: the server's.",
+    )
 
 
 class PrepareNotebookResult(NotebookResult):
@@ -269,8 +323,14 @@ class PrepareNotebookResult(NotebookResult):
     created: bool
 
 
-@tool("prepare_notebook", params=PrepareNotebookParams, result=PrepareNotebookResult, permission=READ,
-      title="Make a notebook the current one", idempotent=True)
+@tool(
+    "prepare_notebook",
+    params=PrepareNotebookParams,
+    result=PrepareNotebookResult,
+    permission=READ,
+    title="Make a notebook the current one",
+    idempotent=True,
+)
 async def prepare_notebook(call: Call, p: PrepareNotebookParams) -> ToolOutput:
     """Make a notebook the user's current notebook: later tool calls without notebook_path act on it,
     and the user's JupyterLab (if open) opens and shows it. With create=true a missing notebook is
@@ -297,7 +357,9 @@ async def prepare_notebook(call: Call, p: PrepareNotebookParams) -> ToolOutput:
 class NotebookInfoResult(NotebookResult):
     cell_count: int
     cells_by_type: dict[str, int] = Field(description="Number of code, markdown and raw cells.")
-    kernelspec: dict[str, Any] = Field(description="metadata.kernelspec of the notebook ({} if none).")
+    kernelspec: dict[str, Any] = Field(
+        description="metadata.kernelspec of the notebook ({} if none)."
+    )
     live: bool = Field(description="The shared document was already open before this call.")
     browser_connections: int
     size_bytes: int | None = Field(description="Size of the .ipynb file on disk (as last saved).")
@@ -305,8 +367,14 @@ class NotebookInfoResult(NotebookResult):
     url: str
 
 
-@tool("get_notebook_info", params=NotebookParams, result=NotebookInfoResult, permission=READ, read_only=True,
-      title="Notebook info")
+@tool(
+    "get_notebook_info",
+    params=NotebookParams,
+    result=NotebookInfoResult,
+    permission=READ,
+    read_only=True,
+    title="Notebook info",
+)
 async def get_notebook_info(call: Call, p: NotebookParams) -> ToolOutput:
     """Facts about a notebook: path, number of cells by type, kernelspec, whether it is open live (and
     in how many browser connections), size on disk and last modification, JupyterLab URL."""
@@ -362,8 +430,14 @@ class CellsResult(NotebookResult):
     cells: Annotated[list[dict[str, Any]], WithJsonSchema(CELL_LIST_SCHEMA)]
 
 
-@tool("read_all_cells", params=NotebookParams, result=CellsResult, permission=READ, read_only=True,
-      title="Read all cells")
+@tool(
+    "read_all_cells",
+    params=NotebookParams,
+    result=CellsResult,
+    permission=READ,
+    read_only=True,
+    title="Read all cells",
+)
 async def read_all_cells(call: Call, p: NotebookParams) -> ToolOutput:
     """Every cell of a notebook in order: index, id, type, source, and for code cells the execution count
     and outputs (text capped; images and other rich data summarised by MIME type and size). For large
@@ -373,10 +447,17 @@ async def read_all_cells(call: Call, p: NotebookParams) -> ToolOutput:
     async with _document(call, path) as nb:
         raw = cells.read_cells(nb)
     views: list[dict[str, Any]] = []
-    await _in_slices(range(len(raw)), lambda indexes: views.extend(
-        cells.cell_view(i, raw[i], max_output_chars=limit) for i in indexes
-    ))
-    result = {"notebook_path": path, "cell_count": len(views), "cells": views}  # plain: 1,000 cells stay fast
+    await _in_slices(
+        range(len(raw)),
+        lambda indexes: views.extend(
+            cells.cell_view(i, raw[i], max_output_chars=limit) for i in indexes
+        ),
+    )
+    result = {
+        "notebook_path": path,
+        "cell_count": len(views),
+        "cells": views,
+    }  # plain: 1,000 cells stay fast
     return result, _render_cells(path, views, len(views))
 
 
@@ -384,17 +465,26 @@ class ReadNotebookParams(NotebookParams):
     offset: int = Field(0, ge=0, description="Index of the first cell returned.")
     limit: int = Field(20, ge=1, le=500, description="Largest number of cells returned.")
     detail: Literal["brief", "detailed"] = Field(
-        "brief", description="brief: first line of each source and output counts; detailed: full sources and outputs."
+        "brief",
+        description="brief: first line of each source and output counts; detailed: full sources and outputs.",
     )
 
 
 class ReadNotebookResult(CellsResult):
     offset: int
-    next_offset: int | None = Field(description="Offset of the next page, or null when this is the last page.")
+    next_offset: int | None = Field(
+        description="Offset of the next page, or null when this is the last page."
+    )
 
 
-@tool("read_notebook", params=ReadNotebookParams, result=ReadNotebookResult, permission=READ, read_only=True,
-      title="Read a notebook (paged)")
+@tool(
+    "read_notebook",
+    params=ReadNotebookParams,
+    result=ReadNotebookResult,
+    permission=READ,
+    read_only=True,
+    title="Read a notebook (paged)",
+)
 async def read_notebook(call: Call, p: ReadNotebookParams) -> ToolOutput:
     """Read a page of cells (offset/limit). detail='brief' gives each cell's index, id, type, first source
     line and output count — an overview for finding cells; detail='detailed' gives full sources and
@@ -414,7 +504,13 @@ async def read_notebook(call: Call, p: ReadNotebookParams) -> ToolOutput:
         views.append(view)
     end = p.offset + len(views)
     next_offset = end if end < total else None
-    result = {"notebook_path": path, "cell_count": total, "cells": views, "offset": p.offset, "next_offset": next_offset}
+    result = {
+        "notebook_path": path,
+        "cell_count": total,
+        "cells": views,
+        "offset": p.offset,
+        "next_offset": next_offset,
+    }
     text = _render_cells(path, views, total)
     if next_offset is not None:
         text += f"\n... cells {next_offset}..{total - 1} not shown: call again with offset={next_offset}"
@@ -429,7 +525,14 @@ class ReadCellResult(NotebookResult):
     cell: CellView
 
 
-@tool("read_cell", params=ReadCellParams, result=ReadCellResult, permission=READ, read_only=True, title="Read a cell")
+@tool(
+    "read_cell",
+    params=ReadCellParams,
+    result=ReadCellResult,
+    permission=READ,
+    read_only=True,
+    title="Read a cell",
+)
 async def read_cell(call: Call, p: ReadCellParams) -> ToolOutput:
     """Read one cell by cell_index or cell_id: its id, type, full source, execution count and outputs
     (text capped; rich data summarised)."""
@@ -438,7 +541,9 @@ async def read_cell(call: Call, p: ReadCellParams) -> ToolOutput:
         index, _ = cells.locate(nb, p.cell_index, p.cell_id)
         (raw,) = cells.read_cells(nb, index, index + 1)
         total = len(nb.ycells)
-    view = cells.cell_view(index, raw, max_output_chars=call.services.max_output_chars, outputs=p.include_outputs)
+    view = cells.cell_view(
+        index, raw, max_output_chars=call.services.max_output_chars, outputs=p.include_outputs
+    )
     return {"notebook_path": path, "cell": view}, _render_cells(path, [view], total)
 
 
@@ -449,7 +554,9 @@ class AppendParams(NotebookParams):
     source: str = Field(description="The cell's source text.")
 
 
-async def _insert(call: Call, notebook_path: str | None, index: int, cell_type: str, source: str) -> ToolOutput:
+async def _insert(
+    call: Call, notebook_path: str | None, index: int, cell_type: str, source: str
+) -> ToolOutput:
     path = await call.notebook(notebook_path)
     async with _document(call, path, edit=True) as nb:
         index, cell_id = cells.insert_cell(nb, index, cell_type, source)
@@ -460,25 +567,43 @@ async def _insert(call: Call, notebook_path: str | None, index: int, cell_type: 
     )
 
 
-@tool("append_markdown_cell", params=AppendParams, result=CellRef, permission=WRITE, title="Append a markdown cell")
+@tool(
+    "append_markdown_cell",
+    params=AppendParams,
+    result=CellRef,
+    permission=WRITE,
+    title="Append a markdown cell",
+)
 async def append_markdown_cell(call: Call, p: AppendParams) -> ToolOutput:
     """Append a markdown cell at the end of the notebook. Returns the new cell's index and id."""
     return await _insert(call, p.notebook_path, -1, "markdown", p.source)
 
 
-@tool("append_code_cell", params=AppendParams, result=CellRef, permission=WRITE, title="Append a code cell")
+@tool(
+    "append_code_cell",
+    params=AppendParams,
+    result=CellRef,
+    permission=WRITE,
+    title="Append a code cell",
+)
 async def append_code_cell(call: Call, p: AppendParams) -> ToolOutput:
     """Append a code cell at the end of the notebook without running it. Returns the new cell's index and id."""
     return await _insert(call, p.notebook_path, -1, "code", p.source)
 
 
 class InsertCellParams(NotebookParams):
-    cell_index: int = Field(description="Position of the new cell: 0 = first, -1 or the cell count = append.")
-    cell_type: Literal["code", "markdown", "raw"] = Field("code", description="Type of the new cell.")
+    cell_index: int = Field(
+        description="Position of the new cell: 0 = first, -1 or the cell count = append."
+    )
+    cell_type: Literal["code", "markdown", "raw"] = Field(
+        "code", description="Type of the new cell."
+    )
     source: str = Field("", description="The cell's source text.")
 
 
-@tool("insert_cell", params=InsertCellParams, result=CellRef, permission=WRITE, title="Insert a cell")
+@tool(
+    "insert_cell", params=InsertCellParams, result=CellRef, permission=WRITE, title="Insert a cell"
+)
 async def insert_cell(call: Call, p: InsertCellParams) -> ToolOutput:
     """Insert a code, markdown or raw cell at an index (cells from there on move down; -1 appends),
     without running it. Returns the new cell's index and id."""
@@ -494,8 +619,15 @@ class OverwriteParams(CellParams):
     source: str = Field(description="The new complete source of the cell.")
 
 
-@tool("overwrite_cell_source", params=OverwriteParams, result=SourceChange, permission=WRITE, destructive=True,
-      idempotent=True, title="Overwrite a cell's source")
+@tool(
+    "overwrite_cell_source",
+    params=OverwriteParams,
+    result=SourceChange,
+    permission=WRITE,
+    destructive=True,
+    idempotent=True,
+    title="Overwrite a cell's source",
+)
 async def overwrite_cell_source(call: Call, p: OverwriteParams) -> ToolOutput:
     """Replace the whole source of a cell (by cell_index or cell_id). Applied as a minimal text diff, so
     a person editing the same notebook keeps their text and cursor; outputs are left as they are."""
@@ -506,24 +638,39 @@ async def overwrite_cell_source(call: Call, p: OverwriteParams) -> ToolOutput:
         count = len(nb.ycells)
     call.show_cell(path, cell_id, index, "edit")
     result = SourceChange(
-        notebook_path=path, cell_index=index, cell_id=cell_id, cell_count=count,
-        chars_removed=removed, chars_inserted=inserted,
+        notebook_path=path,
+        cell_index=index,
+        cell_id=cell_id,
+        cell_count=count,
+        chars_removed=removed,
+        chars_inserted=inserted,
     )
-    return result, f"Cell {index} (id {cell_id}) of {path}: {removed} characters removed, {inserted} inserted."
+    return (
+        result,
+        f"Cell {index} (id {cell_id}) of {path}: {removed} characters removed, {inserted} inserted.",
+    )
 
 
 class EditSourceParams(CellParams):
     old_text: str = Field(description="Exact text to replace (must occur once unless replace_all).")
     new_text: str = Field(description="Replacement text.")
-    replace_all: bool = Field(False, description="Replace every occurrence instead of requiring exactly one.")
+    replace_all: bool = Field(
+        False, description="Replace every occurrence instead of requiring exactly one."
+    )
 
 
 class EditSourceResult(SourceChange):
     replacements: int
 
 
-@tool("edit_cell_source", params=EditSourceParams, result=EditSourceResult, permission=WRITE, destructive=True,
-      title="Edit part of a cell's source")
+@tool(
+    "edit_cell_source",
+    params=EditSourceParams,
+    result=EditSourceResult,
+    permission=WRITE,
+    destructive=True,
+    title="Edit part of a cell's source",
+)
 async def edit_cell_source(call: Call, p: EditSourceParams) -> ToolOutput:
     """Replace an exact substring of a cell's source (by cell_index or cell_id). Fails, changing nothing,
     if old_text does not occur, or occurs more than once without replace_all. Only the matched text
@@ -537,15 +684,27 @@ async def edit_cell_source(call: Call, p: EditSourceParams) -> ToolOutput:
         count = len(nb.ycells)
     call.show_cell(path, cell_id, index, "edit")
     result = EditSourceResult(
-        notebook_path=path, cell_index=index, cell_id=cell_id, cell_count=count, replacements=replacements,
-        chars_removed=removed, chars_inserted=inserted,
+        notebook_path=path,
+        cell_index=index,
+        cell_id=cell_id,
+        cell_count=count,
+        replacements=replacements,
+        chars_removed=removed,
+        chars_inserted=inserted,
     )
-    return result, f"Replaced {replacements} occurrence(s) in cell {index} (id {cell_id}) of {path}."
+    return (
+        result,
+        f"Replaced {replacements} occurrence(s) in cell {index} (id {cell_id}) of {path}.",
+    )
 
 
 class DeleteCellParams(NotebookParams):
-    cell_index: int | list[int] | None = Field(None, description="Index or indexes of the cells to delete.")
-    cell_id: CellId | list[CellId] | None = Field(None, description="Id or ids of the cells to delete (instead of indexes).")
+    cell_index: int | list[int] | None = Field(
+        None, description="Index or indexes of the cells to delete."
+    )
+    cell_id: CellId | list[CellId] | None = Field(
+        None, description="Id or ids of the cells to delete (instead of indexes)."
+    )
 
 
 class DeletedCell(Result):
@@ -559,13 +718,21 @@ class DeleteCellResult(NotebookResult):
     cell_count: int
 
 
-@tool("delete_cell", params=DeleteCellParams, result=DeleteCellResult, permission=WRITE, destructive=True,
-      title="Delete cells")
+@tool(
+    "delete_cell",
+    params=DeleteCellParams,
+    result=DeleteCellResult,
+    permission=WRITE,
+    destructive=True,
+    title="Delete cells",
+)
 async def delete_cell(call: Call, p: DeleteCellParams) -> ToolOutput:
     """Delete one or several cells, by cell_index (an index or a list) or by cell_id (an id or a list).
     All are resolved before anything is deleted: if one is invalid, nothing is deleted."""
     if (p.cell_index is None) == (p.cell_id is None):
-        raise UsageError("Give exactly one of cell_index (an index or a list of indexes) or cell_id (an id or a list).")
+        raise UsageError(
+            "Give exactly one of cell_index (an index or a list of indexes) or cell_id (an id or a list)."
+        )
     path = await call.notebook(p.notebook_path)
     async with _document(call, path, edit=True) as nb:
         if p.cell_id is not None:
@@ -579,23 +746,31 @@ async def delete_cell(call: Call, p: DeleteCellParams) -> ToolOutput:
             raise UsageError("The same cell is named more than once; name each cell once.")
         deleted = cells.resolve_cells(nb, ids)
         # Highest index first: deleting a cell does not move the ones still to delete.
-        await _in_slices(sorted(deleted, key=lambda cell: cell["index"], reverse=True),
-                         lambda part: cells.delete_cells(nb, list(part)))
+        await _in_slices(
+            sorted(deleted, key=lambda cell: cell["index"], reverse=True),
+            lambda part: cells.delete_cells(nb, list(part)),
+        )
         count = len(nb.ycells)
-    result = DeleteCellResult(notebook_path=path, deleted=[DeletedCell(**d) for d in deleted], cell_count=count)
+    result = DeleteCellResult(
+        notebook_path=path, deleted=[DeletedCell(**d) for d in deleted], cell_count=count
+    )
     listed = ", ".join(f"{d['index']} (id {d['cell_id']})" for d in deleted)
     return result, f"Deleted cell(s) {listed} from {path}; it now has {count} cells."
 
 
 class MoveCellParams(CellParams):
-    to_index: int = Field(description="Index the cell has after the move (negative counts from the end: -1 = last).")
+    to_index: int = Field(
+        description="Index the cell has after the move (negative counts from the end: -1 = last)."
+    )
 
 
 class MoveCellResult(CellRef):
     from_index: int
 
 
-@tool("move_cell", params=MoveCellParams, result=MoveCellResult, permission=WRITE, title="Move a cell")
+@tool(
+    "move_cell", params=MoveCellParams, result=MoveCellResult, permission=WRITE, title="Move a cell"
+)
 async def move_cell(call: Call, p: MoveCellParams) -> ToolOutput:
     """Move a cell (by cell_index or cell_id) so that it ends at to_index. Its id, source and outputs are kept."""
     path = await call.notebook(p.notebook_path)
@@ -604,13 +779,20 @@ async def move_cell(call: Call, p: MoveCellParams) -> ToolOutput:
         from_index, to_index = cells.move_cell(nb, cell_id, p.to_index)
         count = len(nb.ycells)
     call.show_cell(path, cell_id, to_index, "edit")
-    result = MoveCellResult(notebook_path=path, cell_index=to_index, cell_id=cell_id, cell_count=count,
-                            from_index=from_index)
+    result = MoveCellResult(
+        notebook_path=path,
+        cell_index=to_index,
+        cell_id=cell_id,
+        cell_count=count,
+        from_index=from_index,
+    )
     return result, f"Moved cell {cell_id} of {path} from index {from_index} to {to_index}."
 
 
 class ClearOutputParams(CellParams):
-    all_cells: bool = Field(False, description="Clear the outputs of every code cell (no cell_index/cell_id then).")
+    all_cells: bool = Field(
+        False, description="Clear the outputs of every code cell (no cell_index/cell_id then)."
+    )
 
 
 class ClearedCell(Result):
@@ -623,8 +805,15 @@ class ClearOutputResult(NotebookResult):
     cleared: list[ClearedCell]
 
 
-@tool("clear_cell_output", params=ClearOutputParams, result=ClearOutputResult, permission=WRITE, destructive=True,
-      idempotent=True, title="Clear outputs")
+@tool(
+    "clear_cell_output",
+    params=ClearOutputParams,
+    result=ClearOutputResult,
+    permission=WRITE,
+    destructive=True,
+    idempotent=True,
+    title="Clear outputs",
+)
 async def clear_cell_output(call: Call, p: ClearOutputParams) -> ToolOutput:
     """Clear the outputs and execution count of a code cell (by cell_index or cell_id), or of every
     code cell with all_cells=true. Sources are not touched."""
@@ -632,21 +821,31 @@ async def clear_cell_output(call: Call, p: ClearOutputParams) -> ToolOutput:
     async with _document(call, path, edit=True) as nb:
         if p.all_cells:
             if p.cell_index is not None or p.cell_id is not None:
-                raise UsageError("all_cells=true clears every cell: do not give cell_index or cell_id with it.")
+                raise UsageError(
+                    "all_cells=true clears every cell: do not give cell_index or cell_id with it."
+                )
             plain = cells.read_cells(nb)
             # Only cells with something to clear are touched: each live cell read costs O(its index).
             by_id = {
-                str(cell.get("id")): (index, 0) for index, cell in enumerate(plain) if cell.get("cell_type") == "code"
+                str(cell.get("id")): (index, 0)
+                for index, cell in enumerate(plain)
+                if cell.get("cell_type") == "code"
             }
-            targets = [(index, str(cell.get("id"))) for index, cell in enumerate(plain) if cells.clearable(cell)]
+            targets = [
+                (index, str(cell.get("id")))
+                for index, cell in enumerate(plain)
+                if cells.clearable(cell)
+            ]
 
             def clear(part: Sequence[tuple[int, str]]) -> None:
                 for index, cell_id, removed in cells.clear_outputs_of(nb, list(part)):
                     by_id[cell_id] = (index, removed)
 
             await _in_slices(targets, clear)
-            cleared = [ClearedCell(index=index, cell_id=cell_id, outputs_removed=removed)
-                       for cell_id, (index, removed) in by_id.items()]
+            cleared = [
+                ClearedCell(index=index, cell_id=cell_id, outputs_removed=removed)
+                for cell_id, (index, removed) in by_id.items()
+            ]
         else:
             seen, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
             index, removed = cells.clear_outputs(nb, cell_id, hint=seen)
@@ -661,8 +860,14 @@ async def clear_cell_output(call: Call, p: ClearOutputParams) -> ToolOutput:
 
 
 class ListFilesParams(Params):
-    path: str = Field("", max_length=MAX_PATH_CHARS, description="Directory to list, relative to the server root ('' = the root).")
-    max_depth: int = Field(1, ge=1, le=10, description="1 lists the directory itself; more descends into subfolders.")
+    path: str = Field(
+        "",
+        max_length=MAX_PATH_CHARS,
+        description="Directory to list, relative to the server root ('' = the root).",
+    )
+    max_depth: int = Field(
+        1, ge=1, le=10, description="1 lists the directory itself; more descends into subfolders."
+    )
     pattern: str | None = Field(
         None, max_length=MAX_PATTERN_CHARS, description="Glob on names or paths, e.g. '*.csv'."
     )
@@ -685,14 +890,22 @@ class ListFilesResult(Result):
     next_offset: int | None
 
 
-@tool("list_files", params=ListFilesParams, result=ListFilesResult, permission=READ, read_only=True,
-      title="List files")
+@tool(
+    "list_files",
+    params=ListFilesParams,
+    result=ListFilesResult,
+    permission=READ,
+    read_only=True,
+    title="List files",
+)
 async def list_files(call: Call, p: ListFilesParams) -> ToolOutput:
     """List files and folders under a directory of the server root (as Jupyter's file browser sees them:
     hidden files only if the server allows them), optionally recursive and filtered by a glob, paged."""
     paths = call.services.paths
     directory = await paths.existing_directory(p.path) if p.path else ""
-    walk = paths.walk(directory, max_depth=p.max_depth, pattern=p.pattern, on_directory=_scan_progress(call))
+    walk = paths.walk(
+        directory, max_depth=p.max_depth, pattern=p.pattern, on_directory=_scan_progress(call)
+    )
     found = [entry async for entry in walk]
     page = found[p.offset : p.offset + p.limit]
     files = []
@@ -707,10 +920,15 @@ async def list_files(call: Call, p: ListFilesParams) -> ToolOutput:
             )
         )
     next_offset = p.offset + len(page) if p.offset + len(page) < len(found) else None
-    result = ListFilesResult(path=directory, files=files, total=len(found), offset=p.offset, next_offset=next_offset)
+    result = ListFilesResult(
+        path=directory, files=files, total=len(found), offset=p.offset, next_offset=next_offset
+    )
     lines = [f"{len(found)} entries under {directory or 'the root'!r}"]
-    lines += [f"{f.path}{'/' if f.type == 'directory' else ''}" + (f"  ({f.size} B)" if f.size is not None else "")
-              for f in files]
+    lines += [
+        f"{f.path}{'/' if f.type == 'directory' else ''}"
+        + (f"  ({f.size} B)" if f.size is not None else "")
+        for f in files
+    ]
     if next_offset is not None:
         lines.append(f"... more: call again with offset={next_offset}")
     return result, "\n".join(lines)
@@ -718,7 +936,20 @@ async def list_files(call: Call, p: ListFilesParams) -> ToolOutput:
 
 # The notebook tools, in the order tools/list shows them.
 NOTEBOOK_TOOLS: list[Tool] = [
-    list_notebooks, create_notebook, prepare_notebook, get_notebook_info, read_all_cells, read_notebook, read_cell,
-    append_markdown_cell, append_code_cell, insert_cell, overwrite_cell_source, edit_cell_source, delete_cell,
-    move_cell, clear_cell_output, list_files,
+    list_notebooks,
+    create_notebook,
+    prepare_notebook,
+    get_notebook_info,
+    read_all_cells,
+    read_notebook,
+    read_cell,
+    append_markdown_cell,
+    append_code_cell,
+    insert_cell,
+    overwrite_cell_source,
+    edit_cell_source,
+    delete_cell,
+    move_cell,
+    clear_cell_output,
+    list_files,
 ]

@@ -82,7 +82,12 @@ class SessionManagerHost:
         await _end_sse_shutdown_watcher()
 
     async def handle(
-        self, handler: APIHandler, disconnected: asyncio.Event, *, principal: str, state: dict[str, Any]
+        self,
+        handler: APIHandler,
+        disconnected: asyncio.Event,
+        *,
+        principal: str,
+        state: dict[str, Any],
     ) -> None:
         """Serve one tornado request through the SDK.
 
@@ -102,7 +107,11 @@ async def _end_sse_shutdown_watcher() -> None:
     Left running, it is reported as "Task was destroyed but it is pending" when the
     server's loop closes.
     """
-    watchers = [t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__qualname__", "") == "_shutdown_watcher"]
+    watchers = [
+        t
+        for t in asyncio.all_tasks()
+        if getattr(t.get_coro(), "__qualname__", "") == "_shutdown_watcher"
+    ]
     if not watchers:
         return
     AppStatus.should_exit = True
@@ -125,10 +134,14 @@ def _http_scope(handler: APIHandler, principal: str, state: dict[str, Any]) -> d
         "raw_path": request.path.encode("latin-1"),
         "query_string": request.query.encode("latin-1"),
         "root_path": "",
-        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.get_all()],
+        "headers": [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.get_all()
+        ],
         "client": (request.remote_ip, 0),
         "server": (host or request.host, int(port) if port.isdigit() else None),
-        "user": AuthenticatedUser(AccessToken(token="", client_id=principal, scopes=[], subject=principal)),
+        "user": AuthenticatedUser(
+            AccessToken(token="", client_id=principal, scopes=[], subject=principal)
+        ),
         "state": state,
     }
 
@@ -146,7 +159,11 @@ class _TornadoASGIBridge:
     async def receive(self) -> dict[str, Any]:
         if not self._body_sent:
             self._body_sent = True
-            return {"type": "http.request", "body": self.handler.request.body or b"", "more_body": False}
+            return {
+                "type": "http.request",
+                "body": self.handler.request.body or b"",
+                "more_body": False,
+            }
         # A request is over only when the client goes away (or tornado finishes it).
         await self.disconnected.wait()
         return {"type": "http.disconnect"}

@@ -45,14 +45,27 @@ class UIEvents:
     def current_changed(self, principal: str, current: CurrentNotebook) -> None:
         self._emit(
             principal,
-            {"action": "current-changed", "path": current.path, "source": current.source, "window": current.window},
+            {
+                "action": "current-changed",
+                "path": current.path,
+                "source": current.source,
+                "window": current.window,
+            },
         )
 
     def open_notebook(self, principal: str, path: str, window: str | None) -> None:
         self._emit(principal, {"action": "open-notebook", "path": path, "window": window})
 
-    def show_cell(self, principal: str, path: str, cell_id: str, cell_index: int, reason: str) -> None:
+    def show_cell(
+        self, principal: str, path: str, cell_id: str, cell_index: int, reason: str
+    ) -> None:
         self._emit(
             principal,
-            {"action": "show-cell", "path": path, "cell_id": cell_id, "cell_index": cell_index, "reason": reason},
+            {
+                "action": "show-cell",
+                "path": path,
+                "cell_id": cell_id,
+                "cell_index": cell_index,
+                "reason": reason,
+            },
         )

@@ -140,7 +140,9 @@ class YDocRooms:
         if room is None or getattr(room.on_message, _LISTENS_TO, None) is doc:
             return
         if room.on_message is not None:
-            _log.debug("MCP: room %s already filters its messages; not listening to its clients", room_id)
+            _log.debug(
+                "MCP: room %s already filters its messages; not listening to its clients", room_id
+            )
             return
 
         def on_message(message: bytes) -> bool:

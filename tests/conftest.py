@@ -67,7 +67,12 @@ def _stop_orphaned_anyio_worker_threads():
         return
     for thread in threading.enumerate():
         loop = getattr(thread, "loop", None)
-        if isinstance(thread, WorkerThread) and thread.is_alive() and loop is not None and loop.is_closed():
+        if (
+            isinstance(thread, WorkerThread)
+            and thread.is_alive()
+            and loop is not None
+            and loop.is_closed()
+        ):
             thread.stop()
 
 
@@ -88,7 +93,9 @@ def token(jp_serverapp) -> str:
 
 
 @pytest.fixture
-def mcp_client(mcp_url: str, token: str) -> Callable[..., contextlib.AbstractAsyncContextManager[Client]]:
+def mcp_client(
+    mcp_url: str, token: str
+) -> Callable[..., contextlib.AbstractAsyncContextManager[Client]]:
     """``async with mcp_client() as client:`` — the SDK client with the server's token.
 
     ``mode="auto"`` negotiates the modern stateless protocol; ``mode="legacy"`` the handshake era.
@@ -97,9 +104,11 @@ def mcp_client(mcp_url: str, token: str) -> Callable[..., contextlib.AbstractAsy
     @contextlib.asynccontextmanager
     async def connect(mode: str = "auto", *, auth: str | None = None) -> AsyncIterator[Client]:
         headers = {"Authorization": auth if auth is not None else f"Bearer {token}"}
-        async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
-            async with Client(streamable_http_client(mcp_url, http_client=http), mode=mode) as client:
-                yield client
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=30) as http,
+            Client(streamable_http_client(mcp_url, http_client=http), mode=mode) as client,
+        ):
+            yield client
 
     return connect
 

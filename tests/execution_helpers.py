@@ -33,8 +33,9 @@ def stream_text(cell: dict[str, Any] | None, name: str = "stdout") -> str:
     if cell is None:
         return ""
     return "".join(
-        _joined(o.get("text", "")) for o in cell.get("outputs") or [] if o.get("output_type") == "stream"
-        and o.get("name") == name
+        _joined(o.get("text", ""))
+        for o in cell.get("outputs") or []
+        if o.get("output_type") == "stream" and o.get("name") == name
     )
 
 
@@ -79,22 +80,45 @@ async def sessions_of(server_url: str, token: str, path: str) -> list[dict[str, 
     return [s for s in await rest(server_url, token, "GET", "api/sessions") if s["path"] == path]
 
 
-async def person_runs(server_url: str, token: str, kernel_id: str, code: str, timeout: float = 60) -> dict[str, Any]:
+async def person_runs(
+    server_url: str, token: str, kernel_id: str, code: str, timeout: float = 60
+) -> dict[str, Any]:
     """Run ``code`` the way JupyterLab does, on the kernel's websocket (JSON messages of its own
     session): the execute reply's content, plus ``outputs`` (the texts of its IOPub outputs until idle)."""
-    url = "ws" + server_url.removeprefix("http") + f"api/kernels/{kernel_id}/channels?session_id={uuid.uuid4()}"
+    url = (
+        "ws"
+        + server_url.removeprefix("http")
+        + f"api/kernels/{kernel_id}/channels?session_id={uuid.uuid4()}"
+    )
     msg_id = str(uuid.uuid4())
     request = {
-        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "person", "session": "person",
-                   "version": "5.3", "date": ""},
-        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-        "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-                    "allow_stdin": False, "stop_on_error": True},
+        "header": {
+            "msg_id": msg_id,
+            "msg_type": "execute_request",
+            "username": "person",
+            "session": "person",
+            "version": "5.3",
+            "date": "",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "channel": "shell",
+        "buffers": [],
+        "content": {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        },
     }
     outputs: list[str] = []
     reply: dict[str, Any] | None = None
     idle = False
-    async with websockets.connect(url, additional_headers={"Authorization": f"token {token}"}, proxy=None) as ws:
+    async with websockets.connect(
+        url, additional_headers={"Authorization": f"token {token}"}, proxy=None
+    ) as ws:
         await ws.send(json.dumps(request))
         async with asyncio.timeout(timeout):
             while True:
@@ -132,11 +156,18 @@ def tiny_png() -> bytes:
     """A valid 1x1 red RGB PNG."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
     pixels = zlib.compress(b"\x00\xff\x00\x00")
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
 
 
 # A valid 16x16 baseline JPEG (CPython's Lib/test/imghdrdata/python.jpg, 543 bytes).

@@ -30,10 +30,17 @@ import jupyter_mcp_ext
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
-HOST = "127.0.0.1"  # one host name for JupyterLab and the platform pages: same-site, so cookies flow
+HOST = (
+    "127.0.0.1"  # one host name for JupyterLab and the platform pages: same-site, so cookies flow
+)
 
 # The page a platform would serve: JupyterLab in an iframe (src from ?src=), and a record of the
 # messages the frame sends, for the test to read.
@@ -120,7 +127,9 @@ class Lab:
         query = "?reset" + (f"&token={self.token}" if token else "")
         return f"{self.base}lab/workspaces/{workspace}{tree}{query}"
 
-    async def show(self, page: Page, client: Client, path: str, *, workspace: str, token: bool = True) -> None:
+    async def show(
+        self, page: Page, client: Client, path: str, *, workspace: str, token: bool = True
+    ) -> None:
         """Load JupyterLab showing ``path`` in ``page``; returns once the agent's context follows it."""
         await page.goto(self.lab_url(path, workspace=workspace, token=token))
         await self.wait_for_current(client, path, timeout=30)  # includes a cold start of JupyterLab
@@ -128,15 +137,19 @@ class Lab:
     @contextlib.asynccontextmanager
     async def api(self) -> AsyncIterator[httpx2.AsyncClient]:
         """Jupyter's REST API with the token, as a platform's backend would call it."""
-        async with httpx2.AsyncClient(headers={"Authorization": f"token {self.token}"}, timeout=30) as http:
+        async with httpx2.AsyncClient(
+            headers={"Authorization": f"token {self.token}"}, timeout=30
+        ) as http:
             yield http
 
     @contextlib.asynccontextmanager
     async def mcp(self) -> AsyncIterator[Client]:
         headers = {"Authorization": f"Bearer {self.token}"}
-        async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
-            async with Client(streamable_http_client(self.base + "mcp", http_client=http)) as client:
-                yield client
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=30) as http,
+            Client(streamable_http_client(self.base + "mcp", http_client=http)) as client,
+        ):
+            yield client
 
     async def current_notebook(self, client: Client) -> str | None:
         """What a path-less tool call acts on now (None if there is no current notebook)."""
@@ -147,8 +160,11 @@ class Lab:
         """Seconds until path-less tool calls act on ``path``; fails after ``timeout``."""
         started = time.monotonic()
         await eventually(
-            lambda: self.current_notebook(client), f"path-less tool calls act on {path!r}",
-            until=lambda seen: seen == path, timeout=timeout, interval=0.1,
+            lambda: self.current_notebook(client),
+            f"path-less tool calls act on {path!r}",
+            until=lambda seen: seen == path,
+            timeout=timeout,
+            interval=0.1,
         )
         return time.monotonic() - started
 
@@ -197,14 +213,25 @@ def lab(tmp_path_factory: pytest.TempPathFactory, platform: StaticSite) -> Itera
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser", f"--ip={HOST}", f"--port={port}",
-                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-                f"--LabApp.app_settings_dir={settings}", f"--LabApp.user_settings_dir={home / 'user-settings'}",
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                "--allow-root",
+                "--no-browser",
+                f"--ip={HOST}",
+                f"--port={port}",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={root}",
+                f"--LabApp.app_settings_dir={settings}",
+                f"--LabApp.user_settings_dir={home / 'user-settings'}",
                 f"--LabApp.workspaces_dir={home / 'workspaces'}",
                 f"--MCPExtensionApp.allowed_frame_origins={platform.origin}",
                 "--YDocExtension.document_save_delay=0.5",
             ],
-            cwd=home, stdout=log, stderr=subprocess.STDOUT, env=env,
+            cwd=home,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     base = f"http://{HOST}:{port}/"
     try:
@@ -212,7 +239,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory, platform: StaticSite) -> Itera
         while True:
             assert process.poll() is None, log_path.read_text()
             try:
-                with urllib.request.urlopen(f"{base}api/status?token={token}", timeout=5) as response:
+                with urllib.request.urlopen(
+                    f"{base}api/status?token={token}", timeout=5
+                ) as response:
                     if response.status == 200:
                         break
             except OSError:
@@ -233,7 +262,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory, platform: StaticSite) -> Itera
 async def chromium() -> AsyncIterator[Browser]:
     """Debian's Chromium, headless, with no network access of its own."""
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
         try:
             yield browser
         finally:

@@ -126,7 +126,9 @@ class Peer:
                 return
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise AssertionError(f"the peer's document never got there; its sources: {self.sources()}")
+                raise AssertionError(
+                    f"the peer's document never got there; its sources: {self.sources()}"
+                )
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), remaining)
 
@@ -146,13 +148,16 @@ async def open_peer(server_url: str, token: str, path: str) -> AsyncIterator[Pee
     headers = {"Authorization": f"token {token}"}
     async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
         response = await http.put(
-            f"{server_url}api/collaboration/session/{quote(path)}", json={"format": "json", "type": "notebook"}
+            f"{server_url}api/collaboration/session/{quote(path)}",
+            json={"format": "json", "type": "notebook"},
         )
     assert response.status_code in (200, 201), response.text
     session = response.json()
     room_id = f"json:notebook:{session['fileId']}"
     url = (
-        "ws" + server_url.removeprefix("http") + f"api/collaboration/room/{room_id}?sessionId={session['sessionId']}"
+        "ws"
+        + server_url.removeprefix("http")
+        + f"api/collaboration/room/{room_id}?sessionId={session['sessionId']}"
     )
     async with websockets.connect(url, additional_headers=headers, proxy=None) as websocket:
         doc = Doc()

@@ -13,11 +13,17 @@ INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 1,
     "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"},
+    },
 }
 
 
-def assert_unauthenticated(response: httpx2.Response, challenge: str = 'Bearer realm="jupyter"') -> None:
+def assert_unauthenticated(
+    response: httpx2.Response, challenge: str = 'Bearer realm="jupyter"'
+) -> None:
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == challenge
     assert response.headers["content-type"].startswith("application/json")
@@ -27,8 +33,12 @@ def assert_unauthenticated(response: httpx2.Response, challenge: str = 'Bearer r
 @pytest.mark.parametrize("method", ["POST", "GET", "DELETE"])
 async def test_no_credentials_get_401_with_www_authenticate(mcp_url, method):
     async with httpx2.AsyncClient(timeout=20) as http:
-        response = await http.request(method, mcp_url, json=INITIALIZE if method == "POST" else None,
-                                      headers={"Accept": ACCEPT})
+        response = await http.request(
+            method,
+            mcp_url,
+            json=INITIALIZE if method == "POST" else None,
+            headers={"Accept": ACCEPT},
+        )
     assert_unauthenticated(response)
 
 
@@ -46,13 +56,17 @@ INVALID_TOKEN = 'Bearer realm="jupyter", error="invalid_token"'
 )
 async def test_wrong_credentials_get_401(mcp_url, authorization, challenge):
     async with httpx2.AsyncClient(timeout=20) as http:
-        response = await http.post(mcp_url, json=INITIALIZE, headers={"Accept": ACCEPT, "Authorization": authorization})
+        response = await http.post(
+            mcp_url, json=INITIALIZE, headers={"Accept": ACCEPT, "Authorization": authorization}
+        )
     assert_unauthenticated(response, challenge)
 
 
 async def test_a_wrong_token_in_the_query_is_an_invalid_token(mcp_url):
     async with httpx2.AsyncClient(timeout=20) as http:
-        response = await http.post(f"{mcp_url}?token=wrong-token", json=INITIALIZE, headers={"Accept": ACCEPT})
+        response = await http.post(
+            f"{mcp_url}?token=wrong-token", json=INITIALIZE, headers={"Accept": ACCEPT}
+        )
     assert_unauthenticated(response, INVALID_TOKEN)
 
 
@@ -66,7 +80,9 @@ async def test_token_in_authorization_header_is_accepted(mcp_client, make_notebo
 
 async def test_token_in_query_is_accepted_where_jupyter_allows_it(mcp_url, token):
     async with httpx2.AsyncClient(timeout=20) as http:
-        response = await http.post(f"{mcp_url}?token={token}", json=INITIALIZE, headers={"Accept": ACCEPT})
+        response = await http.post(
+            f"{mcp_url}?token={token}", json=INITIALIZE, headers={"Accept": ACCEPT}
+        )
     assert response.status_code == 200
 
 
@@ -77,7 +93,9 @@ async def test_browser_cookie_needs_the_xsrf_header(server_url, mcp_url, token):
         assert without.status_code == 403
         assert without.headers["content-type"].startswith("application/json")
         assert "xsrf" in without.json()["message"].lower()
-        with_xsrf = await http.post(mcp_url, json=INITIALIZE, headers={"Accept": ACCEPT, "X-XSRFToken": xsrf})
+        with_xsrf = await http.post(
+            mcp_url, json=INITIALIZE, headers={"Accept": ACCEPT, "X-XSRFToken": xsrf}
+        )
         assert with_xsrf.status_code == 200
         assert with_xsrf.headers.get("mcp-session-id")
 
@@ -100,7 +118,9 @@ async def test_a_session_cannot_be_used_without_credentials(mcp_url, token):
             mcp_url, json=INITIALIZE, headers={"Accept": ACCEPT, "Authorization": f"Bearer {token}"}
         )
         session = opened.headers["mcp-session-id"]
-        hijack = await intruder.post(mcp_url, json=PING, headers={"Accept": ACCEPT, "mcp-session-id": session})
+        hijack = await intruder.post(
+            mcp_url, json=PING, headers={"Accept": ACCEPT, "mcp-session-id": session}
+        )
     assert_unauthenticated(hijack)
 
 
@@ -124,7 +144,9 @@ def read_only_config(jp_server_config):
     return jp_server_config
 
 
-async def test_read_only_user_can_read_but_not_edit(read_only_config, mcp_client, make_notebook, jp_root_dir):
+async def test_read_only_user_can_read_but_not_edit(
+    read_only_config, mcp_client, make_notebook, jp_root_dir
+):
     make_notebook("a.ipynb", [("markdown", "# Report")])
     before = (jp_root_dir / "a.ipynb").read_text()
     async with mcp_client() as client:
@@ -162,12 +184,16 @@ async def test_user_refused_by_the_authorizer_gets_403_json(no_mcp_config, mcp_u
 
 @pytest.fixture(params=[False, True], ids=["xsrf-checked", "xsrf-disabled"])
 def empty_token_config(jp_server_config, request):
-    jp_server_config["ServerApp"]["token"] = ""  # (pytest-jupyter replaces an empty IdentityProvider.token)
+    jp_server_config["ServerApp"]["token"] = (
+        ""  # (pytest-jupyter replaces an empty IdentityProvider.token)
+    )
     jp_server_config["ServerApp"]["disable_check_xsrf"] = request.param
     return jp_server_config
 
 
-async def test_empty_token_server_treats_mcp_like_its_own_api(empty_token_config, server_url, mcp_url):
+async def test_empty_token_server_treats_mcp_like_its_own_api(
+    empty_token_config, server_url, mcp_url
+):
     async with httpx2.AsyncClient(timeout=20) as http:
         api = await http.post(server_url + "api/contents", json={"type": "notebook"})
         mcp = await http.post(mcp_url, json=INITIALIZE, headers={"Accept": ACCEPT})

@@ -30,7 +30,9 @@ def _big_notebook(root) -> list[str]:
     """A notebook of code cells with one output each; returns their ids."""
     cells = [
         nbformat.v4.new_code_cell(
-            f"x{i} = {i}", execution_count=i + 1, outputs=[nbformat.v4.new_output("stream", text=f"{i}\n")]
+            f"x{i} = {i}",
+            execution_count=i + 1,
+            outputs=[nbformat.v4.new_output("stream", text=f"{i}\n")],
         )
         for i in range(CELLS)
     ]
@@ -54,17 +56,28 @@ async def test_bulk_calls_on_10000_cells_finish_in_seconds_and_the_server_keeps_
         await invoke(client, "read_notebook", notebook_path=PATH, limit=1)  # the room is loaded
         figures = {}
         async with status_waits(server_url, token) as waits:
-            cleared, figures["clear_cell_output all"] = await timed(client, "clear_cell_output", all_cells=True)
-            deleted, figures["delete_cell 1,000 ids"] = await timed(client, "delete_cell", cell_id=doomed)
+            cleared, figures["clear_cell_output all"] = await timed(
+                client, "clear_cell_output", all_cells=True
+            )
+            deleted, figures["delete_cell 1,000 ids"] = await timed(
+                client, "delete_cell", cell_id=doomed
+            )
             edited, figures["edit_cell_source by id"] = await timed(
-                client, "edit_cell_source", cell_id=last, old_text=f"x{CELLS - 2} =", new_text="last ="
+                client,
+                "edit_cell_source",
+                cell_id=last,
+                old_text=f"x{CELLS - 2} =",
+                new_text="last =",
             )
             await asyncio.sleep(0.2)  # answers after the calls too
         cells = (await invoke(client, "read_all_cells", notebook_path=PATH))["cells"]
 
-    print(f"\n{CELLS} cells: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in figures.items())
-          + f"; /api/status answered {len(waits)} times, slowest {max(waits) * 1000:.0f} ms, "
-          f"median {sorted(waits)[len(waits) // 2] * 1000:.0f} ms")
+    print(
+        f"\n{CELLS} cells: "
+        + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in figures.items())
+        + f"; /api/status answered {len(waits)} times, slowest {max(waits) * 1000:.0f} ms, "
+        f"median {sorted(waits)[len(waits) // 2] * 1000:.0f} ms"
+    )
     assert sum(c["outputs_removed"] for c in cleared["cleared"]) == CELLS
     assert deleted["cell_count"] == CELLS - len(doomed)
     assert [d["cell_id"] for d in deleted["deleted"]] == doomed
@@ -72,6 +85,8 @@ async def test_bulk_calls_on_10000_cells_finish_in_seconds_and_the_server_keeps_
     assert len(cells) == CELLS - len(doomed) and cells[-2]["source"] == "last = 9998"
     assert not any(c["outputs"] or c["execution_count"] for c in cells)
     clear = figures.pop("clear_cell_output all")
-    assert clear < CLEAR_SECONDS and all(seconds < CALL_SECONDS for seconds in figures.values()), figures
+    assert clear < CLEAR_SECONDS and all(seconds < CALL_SECONDS for seconds in figures.values()), (
+        figures
+    )
     assert len(waits) > 10, "the poller did not run while the calls ran"
     assert max(waits) < STATUS_SECONDS, f"/api/status waited {max(waits):.2f} s"

@@ -35,23 +35,30 @@ async def lab_frame(page: Page) -> Frame:
     return frame
 
 
-async def test_iframe_src_tab_click_and_post_message_move_the_agents_context(lab: Lab, platform: StaticSite):
+async def test_iframe_src_tab_click_and_post_message_move_the_agents_context(
+    lab: Lab, platform: StaticSite
+):
     for name in ("a.ipynb", "b.ipynb", "c.ipynb"):
         lab.notebook(name, [("markdown", f"# {name}")])
     async with lab.mcp() as client, chromium() as browser:
         page = await browser.new_page()
         await page.goto(
-            platform.url("embed.html") + "?"
+            platform.url("embed.html")
+            + "?"
             + urlencode({"src": lab.lab_url("a.ipynb", workspace="embed"), "lab": lab.origin})
         )
         await lab.wait_for_current(client, "a.ipynb", timeout=30)  # cold start of JupyterLab
-        ready = await eventually(lambda: messages(page, "jupyter-mcp:ready"), what="the frame's ready message")
+        ready = await eventually(
+            lambda: messages(page, "jupyter-mcp:ready"), what="the frame's ready message"
+        )
         assert ready[0]["origin"] == lab.origin
         assert ready[0]["data"]["window"]
 
         # The platform switches notebooks by changing the iframe's URL (the login cookie carries it).
-        await page.evaluate("url => { document.getElementById('lab').src = url; }",
-                            lab.lab_url("b.ipynb", workspace="embed", token=False))
+        await page.evaluate(
+            "url => { document.getElementById('lab').src = url; }",
+            lab.lab_url("b.ipynb", workspace="embed", token=False),
+        )
         took = await lab.wait_for_current(client, "b.ipynb", timeout=5)
         print(f"iframe src a -> b: path-less calls act on b after {took:.2f} s")
         frame = await lab_frame(page)
@@ -67,10 +74,15 @@ async def test_iframe_src_tab_click_and_post_message_move_the_agents_context(lab
         )
         took = await lab.wait_for_current(client, "c.ipynb", timeout=5)
         print(f"postMessage open c: path-less calls act on c after {took:.2f} s")
-        (result,) = await eventually(lambda: messages(page, "jupyter-mcp:result"), what="the result message")
+        (result,) = await eventually(
+            lambda: messages(page, "jupyter-mcp:result"), what="the result message"
+        )
         assert result["origin"] == lab.origin
         assert result["data"] == {
-            "type": "jupyter-mcp:result", "request": "open-notebook", "requestId": "open-c", "ok": True,
+            "type": "jupyter-mcp:result",
+            "request": "open-notebook",
+            "requestId": "open-c",
+            "ok": True,
             "path": "c.ipynb",
         }
         assert await frame.evaluate("window.sameDocument") is True
@@ -81,7 +93,9 @@ async def test_iframe_src_tab_click_and_post_message_move_the_agents_context(lab
         await frame.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="b.ipynb").click()
         took = await lab.wait_for_current(client, "b.ipynb", timeout=5)
         print(f"tab click c -> b: path-less calls act on b after {took:.2f} s")
-        assert (await messages(page, "jupyter-mcp:active-notebook"))[-1]["data"]["path"] == "b.ipynb"
+        assert (await messages(page, "jupyter-mcp:active-notebook"))[-1]["data"][
+            "path"
+        ] == "b.ipynb"
 
         # A request that cannot be served is answered with the reason; the view stays as it was.
         await page.evaluate(
@@ -115,7 +129,9 @@ async def test_prepare_notebook_opens_it_in_the_running_browser(lab: Lab):
 
         started = time.monotonic()
         await prepare(client, "dir/second.ipynb")
-        assert await eventually(lambda: _is_active(page, "second.ipynb"), timeout=5, what="second.ipynb shown")
+        assert await eventually(
+            lambda: _is_active(page, "second.ipynb"), timeout=5, what="second.ipynb shown"
+        )
         print(f"prepare_notebook → tab active in {time.monotonic() - started:.2f} s")
         # The UI's own report agrees: the context stays on the notebook now on screen.
         await lab.wait_for_current(client, "dir/second.ipynb")
@@ -135,7 +151,9 @@ async def test_prepare_notebook_reaches_the_other_windows_once_the_last_used_one
         await used.close(run_before_unload=True)  # the window tells the server it is gone
         await eventually(lambda: _last_window_forgotten(lab), what="the closed window forgotten")
         await prepare(client, "next.ipynb")
-        assert await eventually(lambda: _is_active(waiting, "next.ipynb"), timeout=5, what="next.ipynb opened")
+        assert await eventually(
+            lambda: _is_active(waiting, "next.ipynb"), timeout=5, what="next.ipynb opened"
+        )
 
 
 async def _last_window_forgotten(lab: Lab) -> bool:
@@ -163,14 +181,22 @@ async def test_agent_cells_and_outputs_appear_in_the_browser(lab: Lab):
         assert ran["status"] == "ok"
         output = page.locator(".jp-Notebook .jp-OutputArea-output", has_text="from the agent 42")
         await output.wait_for(timeout=10000)
-        prompt = page.locator(".jp-Notebook .jp-Cell").nth(added["cell_index"]).locator(".jp-InputPrompt")
+        prompt = (
+            page.locator(".jp-Notebook .jp-Cell")
+            .nth(added["cell_index"])
+            .locator(".jp-InputPrompt")
+        )
         assert "[1]" in (await prompt.text_content() or "")
 
 
 @pytest.mark.parametrize("scenario", ["following", "turned off", "user typing"])
-async def test_the_ui_follows_the_agent_to_a_cell_below_the_fold_unless_turned_off_or_typing(lab: Lab, scenario):
-    path = lab.notebook(f"long-{scenario.replace(' ', '-')}.ipynb",
-                        [("markdown", f"## Section {i}\n\ntext") for i in range(60)])
+async def test_the_ui_follows_the_agent_to_a_cell_below_the_fold_unless_turned_off_or_typing(
+    lab: Lab, scenario
+):
+    path = lab.notebook(
+        f"long-{scenario.replace(' ', '-')}.ipynb",
+        [("markdown", f"## Section {i}\n\ntext") for i in range(60)],
+    )
     async with lab.mcp() as client, chromium() as browser:
         await set_follow_agent(lab, scenario != "turned off")
         try:
@@ -185,11 +211,15 @@ async def test_the_ui_follows_the_agent_to_a_cell_below_the_fold_unless_turned_o
             await page.keyboard.press("Enter")  # edit mode: the cell's editor has the focus
             await page.keyboard.type("my own words")
 
-        added = await call(client, "append_markdown_cell", source=f"**the agent was here ({scenario})**")
+        added = await call(
+            client, "append_markdown_cell", source=f"**the agent was here ({scenario})**"
+        )
         assert added["cell_index"] == 60
         cell = page.locator(".jp-Notebook .jp-Cell", has_text=f"the agent was here ({scenario})")
         if scenario == "following":
-            await eventually(lambda: _in_view(page, cell), timeout=5, what="the agent's cell scrolled into view")
+            await eventually(
+                lambda: _in_view(page, cell), timeout=5, what="the agent's cell scrolled into view"
+            )
         else:  # the view stays where the user is
             await cell.wait_for(state="attached", timeout=10000)
             await page.wait_for_timeout(1500)
@@ -240,16 +270,21 @@ async def test_renaming_and_closing_the_notebook_on_screen_move_the_context(lab:
         tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="final.ipynb")
         # JupyterLab marks the renamed document dirty until its save under the new name; closing
         # before that asks "Save your work?", as it would ask a person.
-        await page.locator("#jp-main-dock-panel .lm-TabBar-tab.jp-mod-dirty").wait_for(state="detached",
-                                                                                       timeout=10000)
+        await page.locator("#jp-main-dock-panel .lm-TabBar-tab.jp-mod-dirty").wait_for(
+            state="detached", timeout=10000
+        )
         await tab.locator(".lm-TabBar-tabCloseIcon").click()
         try:
             await tab.wait_for(state="detached", timeout=10000)
         except Exception:
             dialog = page.locator(".jp-Dialog")
-            raise AssertionError(f"the tab did not close; dialog: {await dialog.all_text_contents()}") from None
+            raise AssertionError(
+                f"the tab did not close; dialog: {await dialog.all_text_contents()}"
+            ) from None
         try:
-            await eventually(lambda: _no_current(lab, client), timeout=10, what="no current notebook")
+            await eventually(
+                lambda: _no_current(lab, client), timeout=10, what="no current notebook"
+            )
         except AssertionError as error:
             async with lab.api() as http:
                 state = (await http.get(lab.base + "mcp/current-notebook")).json()
@@ -280,7 +315,9 @@ async def test_of_two_windows_of_the_same_user_the_most_recently_focused_wins(la
         # An agent's choice is newer than both, and opens in the window the user used last.
         await prepare(client, "left.ipynb")
         await lab.wait_for_current(client, "left.ipynb")
-        await eventually(lambda: _is_active(right, "left.ipynb"), what="left.ipynb opened in the right window")
+        await eventually(
+            lambda: _is_active(right, "left.ipynb"), what="left.ipynb opened in the right window"
+        )
         assert await left.locator(".jp-NotebookPanel").count() == 1
         # The user goes back to their tab: the context follows.
         await right.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="right.ipynb").click()
@@ -293,7 +330,9 @@ async def turn_to(window: Page) -> None:
     await window.locator(".jp-NotebookPanel .jp-Notebook:visible").click()
 
 
-async def test_messages_from_a_disallowed_origin_are_ignored(lab: Lab, platform: StaticSite, stranger: StaticSite):
+async def test_messages_from_a_disallowed_origin_are_ignored(
+    lab: Lab, platform: StaticSite, stranger: StaticSite
+):
     lab.notebook("home.ipynb")
     lab.notebook("target.ipynb")
     open_target = "{type: 'jupyter-mcp:open-notebook', path: 'target.ipynb', requestId: 'x'}"
@@ -304,34 +343,55 @@ async def test_messages_from_a_disallowed_origin_are_ignored(lab: Lab, platform:
             opener = await context.new_page()
             await opener.goto(site.url("opener.html"))
             async with context.expect_page() as popup_info:
-                await opener.evaluate("url => { window.lab = window.open(url); }",
-                                      lab.lab_url("home.ipynb", workspace=f"opened-{site.origin[-5:]}"))
+                await opener.evaluate(
+                    "url => { window.lab = window.open(url); }",
+                    lab.lab_url("home.ipynb", workspace=f"opened-{site.origin[-5:]}"),
+                )
             popup = await popup_info.value
             await lab.wait_for_current(client, "home.ipynb", timeout=30)
-            await eventually(lambda: _is_active(popup, "home.ipynb"), what="home.ipynb shown")
-            await opener.evaluate(f"labOrigin => window.lab.postMessage({open_target}, labOrigin)", lab.origin)
+            await eventually(
+                lambda popup=popup: _is_active(popup, "home.ipynb"), what="home.ipynb shown"
+            )
+            await opener.evaluate(
+                f"labOrigin => window.lab.postMessage({open_target}, labOrigin)", lab.origin
+            )
             if site is stranger:
                 await popup.wait_for_timeout(2000)
                 assert await opener.evaluate("window.received") == []
                 assert await active_tab(popup) == "home.ipynb"
                 assert await lab.current_notebook(client) == "home.ipynb"
             else:  # the same message from an allowed origin is served, and answered to that origin
-                await eventually(lambda: _is_active(popup, "target.ipynb"), what="target.ipynb opened")
-                received = await eventually(lambda: opener.evaluate("window.received"), what="the reply")
+                await eventually(
+                    lambda popup=popup: _is_active(popup, "target.ipynb"),
+                    what="target.ipynb opened",
+                )
+                received = await eventually(
+                    lambda opener=opener: opener.evaluate("window.received"), what="the reply"
+                )
                 assert received[0]["origin"] == lab.origin
                 assert received[0]["data"]["ok"] is True
             await popup.close()
 
 
-async def test_a_page_of_a_disallowed_origin_cannot_frame_jupyterlab(lab: Lab, stranger: StaticSite):
+async def test_a_page_of_a_disallowed_origin_cannot_frame_jupyterlab(
+    lab: Lab, stranger: StaticSite
+):
     lab.notebook("framed.ipynb")
     async with chromium() as browser:
         page = await browser.new_page()
         refused = []
-        page.on("console", lambda message: refused.append(message.text) if "frame-ancestors" in message.text else None)
+        page.on(
+            "console",
+            lambda message: (
+                refused.append(message.text) if "frame-ancestors" in message.text else None
+            ),
+        )
         await page.goto(
-            stranger.url("embed.html") + "?"
-            + urlencode({"src": lab.lab_url("framed.ipynb", workspace="stranger"), "lab": lab.origin})
+            stranger.url("embed.html")
+            + "?"
+            + urlencode(
+                {"src": lab.lab_url("framed.ipynb", workspace="stranger"), "lab": lab.origin}
+            )
         )
         await eventually(lambda: _copy(refused), what="Chromium's frame-ancestors refusal")
         await page.wait_for_timeout(1000)

@@ -22,7 +22,9 @@ async def log_lines(page: Page) -> list[str]:
 
 async def logged(page: Page, *parts: str) -> str | None:
     """The first log line containing every part."""
-    return next((line for line in await log_lines(page) if all(part in line for part in parts)), None)
+    return next(
+        (line for line in await log_lines(page) if all(part in line for part in parts)), None
+    )
 
 
 async def test_demo_page_buttons_work_end_to_end(lab: Lab):
@@ -36,15 +38,20 @@ async def test_demo_page_buttons_work_end_to_end(lab: Lab):
 
         await page.fill("#path", "demo-a.ipynb")
         await page.click("#list-notebooks")
-        assert await eventually(lambda: logged(page, "← list_notebooks", "demo-a.ipynb", "demo-b.ipynb"),
-                                "the listing logged")
+        assert await eventually(
+            lambda: logged(page, "← list_notebooks", "demo-a.ipynb", "demo-b.ipynb"),
+            "the listing logged",
+        )
         options = page.locator("#notebooks option")
-        assert "demo-a.ipynb" in [await options.nth(i).get_attribute("value") for i in range(await options.count())]
+        assert "demo-a.ipynb" in [
+            await options.nth(i).get_attribute("value") for i in range(await options.count())
+        ]
 
         # Prepare: the notebook opens in the iframe (pushed by the server, no URL change).
         await page.click("#prepare-notebook")
-        assert await eventually(lambda: logged(page, "← prepare_notebook", "demo-a.ipynb"),
-                                "prepare logged")
+        assert await eventually(
+            lambda: logged(page, "← prepare_notebook", "demo-a.ipynb"), "prepare logged"
+        )
         frame = await lab_frame(page)
         await frame.locator(ACTIVE_TAB, has_text="demo-a.ipynb").wait_for(timeout=10000)
         await page.locator("#active-notebook", has_text="demo-a.ipynb").wait_for()
@@ -53,20 +60,32 @@ async def test_demo_page_buttons_work_end_to_end(lab: Lab):
         # Without a path the buttons act on the notebook in view.
         await page.fill("#path", "")
         await page.click("#append-markdown")
-        assert await eventually(lambda: logged(page, "← append_markdown_cell", "demo-a.ipynb"),
-                                "the markdown cell logged")
+        assert await eventually(
+            lambda: logged(page, "← append_markdown_cell", "demo-a.ipynb"),
+            "the markdown cell logged",
+        )
         await frame.locator(".jp-Cell", has_text="Notes from the agent").wait_for(timeout=10000)
         await page.click("#append-code")
-        assert await eventually(lambda: logged(page, "← append_code_cell", "demo-a.ipynb"),
-                                "the code cell logged")
-        await frame.locator(".jp-Cell .cm-content", has_text='print("hello from the agent")').wait_for(timeout=10000)
+        assert await eventually(
+            lambda: logged(page, "← append_code_cell", "demo-a.ipynb"), "the code cell logged"
+        )
+        await frame.locator(
+            ".jp-Cell .cm-content", has_text='print("hello from the agent")'
+        ).wait_for(timeout=10000)
         await page.click("#run-cell")
-        assert await eventually(lambda: logged(page, "← execute_cell", "hello from the agent"), "the run logged",
-                                timeout=60)
-        await frame.locator(".jp-OutputArea-output", has_text="hello from the agent").wait_for(timeout=10000)
+        assert await eventually(
+            lambda: logged(page, "← execute_cell", "hello from the agent"),
+            "the run logged",
+            timeout=60,
+        )
+        await frame.locator(".jp-OutputArea-output", has_text="hello from the agent").wait_for(
+            timeout=10000
+        )
         await page.click("#read-cells")
         read = await eventually(lambda: logged(page, "← read_all_cells"), "the read logged")
-        assert "Demo A" in read and "Notes from the agent" in read and "hello from the agent" in read
+        assert (
+            "Demo A" in read and "Notes from the agent" in read and "hello from the agent" in read
+        )
         assert not await page.locator("#log li.error").count(), await log_lines(page)
 
         # Switching by iframe URL (a reload) and by postMessage (no reload); the agent follows both.
@@ -82,5 +101,7 @@ async def test_demo_page_buttons_work_end_to_end(lab: Lab):
         await page.locator("#active-notebook", has_text="demo-a.ipynb").wait_for(timeout=10000)
         await lab.wait_for_current(client, "demo-a.ipynb")
         assert await frame.evaluate("window.sameDocument") is True
-        assert await eventually(lambda: logged(page, "⇠ frame", '"request":"open-notebook"', '"ok":true'),
-                                "the frame's answer logged")
+        assert await eventually(
+            lambda: logged(page, "⇠ frame", '"request":"open-notebook"', '"ok":true'),
+            "the frame's answer logged",
+        )

@@ -24,11 +24,27 @@ def start_server(tmp_path: Path, *options: str) -> tuple[subprocess.Popen, str, 
     root.mkdir(exist_ok=True)
     port, token = free_port(), secrets.token_hex(8)
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--allow-root", "--no-browser", f"--port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", *options],
-        cwd=tmp_path / "cwd", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--allow-root",
+            "--no-browser",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            *options,
+        ],
+        cwd=tmp_path / "cwd",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
         # The server runs the same jupyter_mcp_ext as the tests (a checkout's, not an installed copy).
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(Path(jupyter_mcp_ext.__file__).parents[1])},
+        env={
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(Path(jupyter_mcp_ext.__file__).parents[1]),
+        },
     )
     return server, f"http://127.0.0.1:{port}/", token
 
@@ -49,7 +65,9 @@ def status_once_up(server: subprocess.Popen, url: str, token: str) -> httpx2.Res
 def frame_ancestors_once_up(server: subprocess.Popen, url: str, token: str) -> str:
     """The frame-ancestors directive the running server sends."""
     policy = status_once_up(server, url, token).headers["content-security-policy"]
-    return next(part.strip() for part in policy.split(";") if part.strip().startswith("frame-ancestors"))
+    return next(
+        part.strip() for part in policy.split(";") if part.strip().startswith("frame-ancestors")
+    )
 
 
 def refusal_to_start(tmp_path: Path, *options: str) -> str:
@@ -68,7 +86,9 @@ def refusal_to_start(tmp_path: Path, *options: str) -> str:
 @pytest.mark.parametrize(
     "options",
     [
-        [f'{ORIGINS}=["https://platform.example.com", "http://localhost:3000"]'],  # the README's form
+        [
+            f'{ORIGINS}=["https://platform.example.com", "http://localhost:3000"]'
+        ],  # the README's form
         [f"{ORIGINS}=https://platform.example.com", f"{ORIGINS}=http://localhost:3000"],
     ],
     ids=["list-literal", "repeated"],
@@ -85,7 +105,11 @@ def test_allowed_frame_origins_from_the_command_line_reach_the_csp_header(tmp_pa
 
 @pytest.mark.parametrize(
     "value",
-    ["https://platform.example.com/path", '["https://platform.example.com", 3]', "platform.example.com"],
+    [
+        "https://platform.example.com/path",
+        '["https://platform.example.com", 3]',
+        "platform.example.com",
+    ],
     ids=["path", "not-strings", "no-scheme"],
 )
 def test_an_invalid_allowed_frame_origin_stops_the_server_naming_the_option(tmp_path, value):
@@ -98,12 +122,18 @@ def test_an_invalid_allowed_frame_origin_stops_the_server_naming_the_option(tmp_
 @pytest.mark.parametrize(
     ("option", "value", "valid"),
     [
-        ("execution_timeout", "0", "it must be a finite number greater than 0 (the default is 120)"),
+        (
+            "execution_timeout",
+            "0",
+            "it must be a finite number greater than 0 (the default is 120)",
+        ),
         ("max_images", "-1", "it must be 0 or a larger finite number (the default is 4)"),
     ],
     ids=["timeout-zero", "cap-negative"],
 )
-def test_a_timeout_or_cap_out_of_range_stops_the_server_naming_the_option(tmp_path, option, value, valid):
+def test_a_timeout_or_cap_out_of_range_stops_the_server_naming_the_option(
+    tmp_path, option, value, valid
+):
     stderr = refusal_to_start(tmp_path, f"--MCPExtensionApp.{option}={value}")
     assert f"MCPExtensionApp.{option}: " in stderr
     assert "does not start" in stderr

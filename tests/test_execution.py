@@ -16,13 +16,22 @@ import time
 import pytest
 from conftest import call
 from execution_helpers import (
-    count_of, output_texts, peer_cell, rest, result_texts, sessions_of, stream_text, structured_texts,
+    count_of,
+    output_texts,
+    peer_cell,
+    rest,
+    result_texts,
+    sessions_of,
+    stream_text,
+    structured_texts,
 )
 from mcp import MCPError
 from support import eventually
 from tool_helpers import wait_for_disk
 
-SLOW_PRINT = "import time\nfor i in range(5):\n    print(f'line {i}', flush=True)\n    time.sleep(0.3)\n"
+SLOW_PRINT = (
+    "import time\nfor i in range(5):\n    print(f'line {i}', flush=True)\n    time.sleep(0.3)\n"
+)
 FIVE_LINES = "".join(f"line {i}\n" for i in range(5))
 SLEEP_30 = "import time\ntime.sleep(30)"
 
@@ -31,11 +40,15 @@ SLEEP_30 = "import time\ntime.sleep(30)"
 
 
 async def test_browser_sees_the_cell_running_its_output_growing_line_by_line_then_the_count(
-    make_notebook, mcp_client, browser  # noqa: F811
+    make_notebook,
+    mcp_client,
+    browser,
 ):
     path = make_notebook("slow.ipynb", [("code", "x = 1")])
     async with browser(path) as peer, mcp_client() as client:
-        running = asyncio.create_task(call(client, "insert_execute_code_cell", notebook_path=path, source=SLOW_PRINT))
+        running = asyncio.create_task(
+            call(client, "insert_execute_code_cell", notebook_path=path, source=SLOW_PRINT)
+        )
         await eventually(lambda: len(peer.cell_ids()) == 2, "the browser sees the new cell")
         cell_id = peer.cell_ids()[1]
         # What the browser shows, each time it changes: (execution_state, execution_count, stdout).
@@ -59,7 +72,9 @@ async def test_browser_sees_the_cell_running_its_output_growing_line_by_line_the
     assert all(count is None for state, count, _ in seen if state == "running"), seen
     # The output grew line by line while the cell ran: several distinct partial lengths, each a prefix.
     lengths = sorted({len(text) for text in partial if text != FIVE_LINES})
-    assert len(lengths) >= 3, f"the browser saw the output only in {len(lengths)} intermediate states: {seen}"
+    assert len(lengths) >= 3, (
+        f"the browser saw the output only in {len(lengths)} intermediate states: {seen}"
+    )
     assert all(FIVE_LINES.startswith(text) for text in partial), seen
     # Then the execution count and idle, with the whole output in one stream.
     assert final["execution_state"] == "idle"
@@ -81,9 +96,18 @@ async def test_variable_set_by_the_agent_is_in_the_kernel_the_browser_session_at
         assert first["status"] == "ok" and first["kernel_id"]
 
         # What JupyterLab does when it opens the notebook.
-        session = await rest(server_url, token, "POST", "api/sessions", json={
-            "path": path, "type": "notebook", "kernel": {"name": "python3"}, "name": "kernel.ipynb",
-        })
+        session = await rest(
+            server_url,
+            token,
+            "POST",
+            "api/sessions",
+            json={
+                "path": path,
+                "type": "notebook",
+                "kernel": {"name": "python3"},
+                "name": "kernel.ipynb",
+            },
+        )
         assert session["kernel"]["id"] == first["kernel_id"]
         assert [s["id"] for s in await sessions_of(server_url, token, path)] == [session["id"]]
 
@@ -97,14 +121,22 @@ async def test_variable_set_by_the_agent_is_in_the_kernel_the_browser_session_at
 # -- 3. timeout ----------------------------------------------------------------------------------------------
 
 
-async def test_timeout_interrupts_the_kernel_and_the_next_cell_gets_only_its_own_output(make_notebook, mcp_client):
+async def test_timeout_interrupts_the_kernel_and_the_next_cell_gets_only_its_own_output(
+    make_notebook, mcp_client
+):
     path = make_notebook("timeout.ipynb")
     async with mcp_client() as client:
-        await call(client, "insert_execute_code_cell", notebook_path=path, source="warm = 1")  # kernel started
+        await call(
+            client, "insert_execute_code_cell", notebook_path=path, source="warm = 1"
+        )  # kernel started
         started = time.monotonic()
-        slow = await call(client, "insert_execute_code_cell", notebook_path=path, source=SLEEP_30, timeout=1)
+        slow = await call(
+            client, "insert_execute_code_cell", notebook_path=path, source=SLEEP_30, timeout=1
+        )
         elapsed = time.monotonic() - started
-        after = await call(client, "insert_execute_code_cell", notebook_path=path, source="1+1", timeout=10)
+        after = await call(
+            client, "insert_execute_code_cell", notebook_path=path, source="1+1", timeout=10
+        )
         cells = (await call(client, "read_all_cells", notebook_path=path))["cells"]
 
     assert slow["status"] == "timeout"
@@ -120,16 +152,24 @@ async def test_timeout_interrupts_the_kernel_and_the_next_cell_gets_only_its_own
     assert [o["text"] for o in by_id[after["cell_id"]]["outputs"]] == ["2"]
 
 
-async def test_a_timed_out_run_says_after_how_long_and_in_which_kernel_it_was_interrupted(make_notebook, mcp_client):
+async def test_a_timed_out_run_says_after_how_long_and_in_which_kernel_it_was_interrupted(
+    make_notebook, mcp_client
+):
     path = make_notebook("timeout_text.ipynb")
     async with mcp_client() as client:
-        cell = await client.call_tool("insert_execute_code_cell",
-                                      {"notebook_path": path, "source": SLEEP_30, "timeout": 1.5})
-        code = await client.call_tool("execute_code", {"notebook_path": path, "code": SLEEP_30, "timeout": 1})
+        cell = await client.call_tool(
+            "insert_execute_code_cell", {"notebook_path": path, "source": SLEEP_30, "timeout": 1.5}
+        )
+        code = await client.call_tool(
+            "execute_code", {"notebook_path": path, "code": SLEEP_30, "timeout": 1}
+        )
     for answer, after in [(cell, "1.5 s"), (code, "1 s")]:
         text = result_texts(answer)[0]
         assert answer.structured_content["status"] == "timeout"
-        assert f"timed out after {after} and was interrupted in the kernel of timeout_text.ipynb" in text, text
+        assert (
+            f"timed out after {after} and was interrupted in the kernel of timeout_text.ipynb"
+            in text
+        ), text
     assert "the interrupt's KeyboardInterrupt" in result_texts(cell)[0]
 
 
@@ -141,24 +181,40 @@ async def test_a_timed_out_run_says_after_how_long_and_in_which_kernel_it_was_in
     [("auto", "read_timeout"), ("legacy", "read_timeout"), ("legacy", "task_cancel")],
 )
 async def test_cancelled_call_interrupts_the_kernel_and_leaves_the_cell_idle(
-    make_notebook, mcp_client, browser, mode, how  # noqa: F811
+    make_notebook,
+    mcp_client,
+    browser,
+    mode,
+    how,
 ):
     """The SDK client abandons the call (its read timeout, or the awaiting task cancelled) and sends
     notifications/cancelled (legacy era) or closes the request's stream (2026 era)."""
     path = make_notebook("cancel.ipynb", [("code", "kept = 'yes'")])
     async with browser(path) as peer, mcp_client(mode) as client:
-        await call(client, "execute_cell", notebook_path=path, cell_index=0)  # kernel started, variable set
+        await call(
+            client, "execute_cell", notebook_path=path, cell_index=0
+        )  # kernel started, variable set
         if how == "read_timeout":
             with pytest.raises(MCPError, match="timed out"):
-                await client.call_tool("insert_execute_code_cell", {"notebook_path": path, "source": SLEEP_30},
-                                       read_timeout_seconds=1.5)
+                await client.call_tool(
+                    "insert_execute_code_cell",
+                    {"notebook_path": path, "source": SLEEP_30},
+                    read_timeout_seconds=1.5,
+                )
         else:
             task = asyncio.create_task(
-                client.call_tool("insert_execute_code_cell", {"notebook_path": path, "source": SLEEP_30})
+                client.call_tool(
+                    "insert_execute_code_cell", {"notebook_path": path, "source": SLEEP_30}
+                )
             )
-            await eventually(lambda: len(peer.cell_ids()) == 2 and stream_text(peer_cell(peer, peer.cell_ids()[1])) == ""
-                             and peer_cell(peer, peer.cell_ids()[1]).get("execution_state") == "running",
-                             "the browser sees the cell running")
+            await eventually(
+                lambda: (
+                    len(peer.cell_ids()) == 2
+                    and stream_text(peer_cell(peer, peer.cell_ids()[1])) == ""
+                    and peer_cell(peer, peer.cell_ids()[1]).get("execution_state") == "running"
+                ),
+                "the browser sees the cell running",
+            )
             await asyncio.sleep(0.5)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -166,21 +222,33 @@ async def test_cancelled_call_interrupts_the_kernel_and_leaves_the_cell_idle(
         cancelled_id = peer.cell_ids()[1]
 
         started = time.monotonic()
-        after = await call(client, "insert_execute_code_cell", notebook_path=path, source="kept + '!'", timeout=20)
+        after = await call(
+            client, "insert_execute_code_cell", notebook_path=path, source="kept + '!'", timeout=20
+        )
         elapsed = time.monotonic() - started
         cancelled = await eventually(
-            lambda: (c := peer_cell(peer, cancelled_id)) and c.get("execution_state") == "idle" and c,
-            "the browser sees the cancelled cell idle", timeout=5,
+            lambda: (
+                (c := peer_cell(peer, cancelled_id)) and c.get("execution_state") == "idle" and c
+            ),
+            "the browser sees the cancelled cell idle",
+            timeout=5,
         )
 
-    assert elapsed < 5, f"the next execution waited {elapsed:.1f} s: the cancelled one kept the kernel busy"
+    assert elapsed < 5, (
+        f"the next execution waited {elapsed:.1f} s: the cancelled one kept the kernel busy"
+    )
     assert after["status"] == "ok"
-    assert [o["text"] for o in after["outputs"]] == ["'yes!'"]  # the kernel was interrupted, not restarted
+    assert [o["text"] for o in after["outputs"]] == [
+        "'yes!'"
+    ]  # the kernel was interrupted, not restarted
     assert any("KeyboardInterrupt" in text for text in output_texts(cancelled)), cancelled
 
 
 async def test_an_output_that_arrived_just_before_a_cancellation_stays_in_the_cell(
-    make_notebook, mcp_client, browser, jp_root_dir  # noqa: F811
+    make_notebook,
+    mcp_client,
+    browser,
+    jp_root_dir,
 ):
     """Outputs wait up to OUTPUT_HOLD to be written together; a cancellation in that window still
     writes them. The cell says when it has printed (a file), and the call is cancelled at once."""
@@ -196,8 +264,12 @@ async def test_an_output_that_arrived_just_before_a_cancellation_stays_in_the_ce
         with pytest.raises(asyncio.CancelledError):
             await task
         cancelled = await eventually(
-            lambda: len(peer.cell_ids()) == 2 and (c := peer_cell(peer, peer.cell_ids()[1]))
-            and c.get("execution_state") == "idle" and c,
+            lambda: (
+                len(peer.cell_ids()) == 2
+                and (c := peer_cell(peer, peer.cell_ids()[1]))
+                and c.get("execution_state") == "idle"
+                and c
+            ),
             "the browser sees the cancelled cell idle",
         )
 
@@ -207,26 +279,41 @@ async def test_an_output_that_arrived_just_before_a_cancellation_stays_in_the_ce
 
 
 async def test_a_cancelled_run_keeps_its_execution_count_in_the_cell_and_on_disk(
-    make_notebook, mcp_client, browser, jp_root_dir  # noqa: F811
+    make_notebook,
+    mcp_client,
+    browser,
+    jp_root_dir,
 ):
     """As a timed-out run does: the cell ran as In[n] before it was interrupted (notifications/cancelled)."""
     path = make_notebook("cancel_count.ipynb", [("code", "x = 1")])
     async with browser(path) as peer, mcp_client("legacy") as client:
         first = await call(client, "execute_cell", notebook_path=path, cell_index=0)
         task = asyncio.create_task(
-            client.call_tool("insert_execute_code_cell", {"notebook_path": path, "source": SLEEP_30})
+            client.call_tool(
+                "insert_execute_code_cell", {"notebook_path": path, "source": SLEEP_30}
+            )
         )
-        await eventually(lambda: len(peer.cell_ids()) == 2
-                         and peer_cell(peer, peer.cell_ids()[1]).get("execution_state") == "running",
-                         "the browser sees the cell running")
+        await eventually(
+            lambda: (
+                len(peer.cell_ids()) == 2
+                and peer_cell(peer, peer.cell_ids()[1]).get("execution_state") == "running"
+            ),
+            "the browser sees the cell running",
+        )
         await asyncio.sleep(0.5)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         cancelled_id = peer.cell_ids()[1]
-        live = await eventually(lambda: (c := peer_cell(peer, cancelled_id)) and c.get("execution_state") == "idle" and c,
-                                "the browser sees the cancelled cell idle")
-        disk = await wait_for_disk(jp_root_dir, path, lambda nb: len(nb["cells"]) == 2 and nb["cells"][1]["outputs"])
+        live = await eventually(
+            lambda: (
+                (c := peer_cell(peer, cancelled_id)) and c.get("execution_state") == "idle" and c
+            ),
+            "the browser sees the cancelled cell idle",
+        )
+        disk = await wait_for_disk(
+            jp_root_dir, path, lambda nb: len(nb["cells"]) == 2 and nb["cells"][1]["outputs"]
+        )
 
     assert any("KeyboardInterrupt" in text for text in output_texts(live)), live
     assert count_of(live) == first["execution_count"] + 1
@@ -241,7 +328,8 @@ async def test_input_fails_fast_with_a_clear_error(make_notebook, mcp_client):
     async with mcp_client() as client:
         started = time.monotonic()
         result = await client.call_tool(
-            "insert_execute_code_cell", {"notebook_path": path, "source": "name = input('Your name? ')", "timeout": 30}
+            "insert_execute_code_cell",
+            {"notebook_path": path, "source": "name = input('Your name? ')", "timeout": 30},
         )
         elapsed = time.monotonic() - started
     assert not result.is_error, result.content[0].text
@@ -258,16 +346,25 @@ async def test_input_fails_fast_with_a_clear_error(make_notebook, mcp_client):
 
 
 async def test_kernel_death_mid_run_is_reported_and_restart_kernel_recovers(
-    make_notebook, mcp_client, browser  # noqa: F811
+    make_notebook,
+    mcp_client,
+    browser,
 ):
-    path = make_notebook("death.ipynb", [("markdown", "# Title"), ("code", "a = 1"), ("code", "b = 2")])
+    path = make_notebook(
+        "death.ipynb", [("markdown", "# Title"), ("code", "a = 1"), ("code", "b = 2")]
+    )
     async with browser(path) as peer, mcp_client() as client:
         await call(client, "execute_with_progress", notebook_path=path)
         started = time.monotonic()
-        died = await client.call_tool("insert_execute_code_cell", {
-            "notebook_path": path, "cell_index": 2, "timeout": 60,
-            "source": "import os, time\nprint('about to die', flush=True)\ntime.sleep(0.2)\nos._exit(1)",
-        })
+        died = await client.call_tool(
+            "insert_execute_code_cell",
+            {
+                "notebook_path": path,
+                "cell_index": 2,
+                "timeout": 60,
+                "source": "import os, time\nprint('about to die', flush=True)\ntime.sleep(0.2)\nos._exit(1)",
+            },
+        )
         elapsed = time.monotonic() - started
         assert not died.is_error, died.content[0].text
         result = died.structured_content
@@ -276,11 +373,18 @@ async def test_kernel_death_mid_run_is_reported_and_restart_kernel_recovers(
         cells = (await call(client, "read_all_cells", notebook_path=path))["cells"]
         dead_cell = await eventually(
             lambda: (c := peer_cell(peer, dead_id)) and c.get("execution_state") == "idle" and c,
-            "the browser sees the cell idle (not [*] forever)", timeout=5,
+            "the browser sees the cell idle (not [*] forever)",
+            timeout=5,
         )
 
         restarted = await call(client, "restart_kernel", notebook_path=path)
-        alive = await call(client, "insert_execute_code_cell", notebook_path=path, source="print('alive')", timeout=30)
+        alive = await call(
+            client,
+            "insert_execute_code_cell",
+            notebook_path=path,
+            source="print('alive')",
+            timeout=30,
+        )
 
     assert result["status"] in ("died", "error"), result
     assert "died" in died.content[0].text, died.content[0].text
@@ -288,7 +392,9 @@ async def test_kernel_death_mid_run_is_reported_and_restart_kernel_recovers(
     assert "about to die" in structured_texts(result)
     # The notebook and its other cells are intact.
     assert [c["source"] for c in (cells[0], cells[1], cells[3])] == ["# Title", "a = 1", "b = 2"]
-    assert len(cells) == 4 and cells[2]["cell_id"] == dead_id and "os._exit(1)" in cells[2]["source"]
+    assert (
+        len(cells) == 4 and cells[2]["cell_id"] == dead_id and "os._exit(1)" in cells[2]["source"]
+    )
     assert [c["outputs"] for c in (cells[1], cells[3])] == [[], []]
     assert "about to die" in stream_text(dead_cell)
 
@@ -305,19 +411,25 @@ async def test_restart_kernel_keeps_the_session_and_kernel_id_and_clears_variabl
 ):
     path = make_notebook("restart.ipynb")
     async with mcp_client() as client:
-        first = await call(client, "insert_execute_code_cell", notebook_path=path, source="x = 5\nx")
+        first = await call(
+            client, "insert_execute_code_cell", notebook_path=path, source="x = 5\nx"
+        )
         assert [o["text"] for o in first["outputs"]] == ["5"]
         (before,) = await sessions_of(server_url, token, path)
 
         restarted = await call(client, "restart_kernel", notebook_path=path)
         (after,) = await sessions_of(server_url, token, path)
         gone = await call(client, "execute_code", notebook_path=path, code="x", timeout=30)
-        counted = await call(client, "insert_execute_code_cell", notebook_path=path, source="'fresh'", timeout=30)
+        counted = await call(
+            client, "insert_execute_code_cell", notebook_path=path, source="'fresh'", timeout=30
+        )
 
     assert (after["id"], after["kernel"]["id"]) == (before["id"], before["kernel"]["id"])
     assert restarted["kernel_id"] == before["kernel"]["id"] == first["kernel_id"]
     assert gone["status"] == "error" and "NameError" in structured_texts(gone)
-    assert counted["status"] == "ok" and counted["execution_count"] == 1  # a fresh kernel counts from 1
+    assert (
+        counted["status"] == "ok" and counted["execution_count"] == 1
+    )  # a fresh kernel counts from 1
 
 
 async def test_execution_right_after_restart_kernel_gets_its_outputs(make_notebook, mcp_client):
@@ -327,14 +439,18 @@ async def test_execution_right_after_restart_kernel_gets_its_outputs(make_notebo
         for attempt in range(30):
             await call(client, "restart_kernel", notebook_path=path)
             running = asyncio.create_task(
-                call(client, "execute_code", notebook_path=path, code=f"print({attempt})", timeout=60)
+                call(
+                    client, "execute_code", notebook_path=path, code=f"print({attempt})", timeout=60
+                )
             )
             done, _ = await asyncio.wait([running], timeout=15)
             if not done:  # 15 s for print() (on a loaded machine) means it hangs (until 60 s + 30 s): stop here
                 running.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await running
-            assert done, f"restart {attempt + 1}: the next execution got no IOPub messages and hangs"
+            assert done, (
+                f"restart {attempt + 1}: the next execution got no IOPub messages and hangs"
+            )
             result = running.result()
             assert result["status"] == "ok" and structured_texts(result) == f"{attempt}\n", result
 
@@ -343,17 +459,28 @@ async def test_execution_right_after_restart_kernel_gets_its_outputs(make_notebo
 
 
 async def test_person_deleting_the_running_cell_gets_outputs_into_no_other_cell(
-    make_notebook, mcp_client, browser, jp_root_dir  # noqa: F811
+    make_notebook,
+    mcp_client,
+    browser,
+    jp_root_dir,
 ):
     path = make_notebook("delete.ipynb", [("code", "before = 1"), ("code", "after = 2")])
-    source = "import time\nprint('started', flush=True)\ntime.sleep(1)\nprint('finished')\n'the result'"
+    source = (
+        "import time\nprint('started', flush=True)\ntime.sleep(1)\nprint('finished')\n'the result'"
+    )
     async with browser(path) as peer, mcp_client() as client:
-        running = asyncio.create_task(client.call_tool(
-            "insert_execute_code_cell", {"notebook_path": path, "cell_index": 1, "source": source, "timeout": 30}
-        ))
+        running = asyncio.create_task(
+            client.call_tool(
+                "insert_execute_code_cell",
+                {"notebook_path": path, "cell_index": 1, "source": source, "timeout": 30},
+            )
+        )
         await eventually(lambda: len(peer.cell_ids()) == 3, "the browser sees the new cell")
         running_id = peer.cell_ids()[1]
-        await eventually(lambda: stream_text(peer_cell(peer, running_id)) == "started\n", "the browser sees 'started'")
+        await eventually(
+            lambda: stream_text(peer_cell(peer, running_id)) == "started\n",
+            "the browser sees 'started'",
+        )
         with peer.nb.ydoc.transaction(origin="human"):
             del peer.nb.ycells[peer.cell_ids().index(running_id)]
         result = await running
@@ -371,25 +498,36 @@ async def test_person_deleting_the_running_cell_gets_outputs_into_no_other_cell(
     # The other cells got nothing, in the browser and on the server.
     assert [c["source"] for c in peer_cells] == ["before = 1", "after = 2"]
     assert [c["outputs"] for c in peer_cells] == [[], []]
-    assert [(c["source"], c.get("outputs")) for c in server_cells] == [("before = 1", []), ("after = 2", [])]
+    assert [(c["source"], c.get("outputs")) for c in server_cells] == [
+        ("before = 1", []),
+        ("after = 2", []),
+    ]
 
 
 async def test_person_clearing_the_running_cells_outputs_still_sees_the_later_output(
-    make_notebook, mcp_client, browser  # noqa: F811
+    make_notebook,
+    mcp_client,
+    browser,
 ):
     path = make_notebook("clear_running.ipynb", [("code", "pass")])
     source = "import time\nfor i in range(6):\n    print(i, flush=True)\n    time.sleep(0.3)\n"
     async with browser(path) as peer, mcp_client() as client:
-        running = asyncio.create_task(call(client, "insert_execute_code_cell", notebook_path=path, source=source))
+        running = asyncio.create_task(
+            call(client, "insert_execute_code_cell", notebook_path=path, source=source)
+        )
         await eventually(lambda: len(peer.cell_ids()) == 2, "the browser sees the new cell")
         cell_id = peer.cell_ids()[1]
-        await eventually(lambda: "1\n" in stream_text(peer_cell(peer, cell_id)), "the browser sees two lines")
+        await eventually(
+            lambda: "1\n" in stream_text(peer_cell(peer, cell_id)), "the browser sees two lines"
+        )
         (ycell,) = [c for c in peer.nb.ycells if c.get("id") == cell_id]
         with peer.nb.ydoc.transaction(origin="human"):
             ycell["outputs"].clear()  # JupyterLab's "Clear Cell Output" while the cell runs
         result = await running
-        live = await eventually(lambda: (c := peer_cell(peer, cell_id)) and c.get("execution_state") == "idle" and c,
-                                "the browser sees the cell idle")
+        live = await eventually(
+            lambda: (c := peer_cell(peer, cell_id)) and c.get("execution_state") == "idle" and c,
+            "the browser sees the cell idle",
+        )
         await asyncio.sleep(0.3)
         live = peer_cell(peer, cell_id)
 

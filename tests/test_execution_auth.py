@@ -32,18 +32,26 @@ async def test_a_user_who_may_only_execute_starts_no_kernel_but_runs_in_an_exist
 ):
     path = make_notebook("shared.ipynb", [("code", "1 + 1")])
     async with httpx2.AsyncClient(headers={"Authorization": f"token {token}"}, timeout=30) as http:
-        rest = await http.post(f"{server_url}api/sessions", json={"path": path, "type": "notebook",
-                                                                  "kernel": {"name": "python3"}})
+        rest = await http.post(
+            f"{server_url}api/sessions",
+            json={"path": path, "type": "notebook", "kernel": {"name": "python3"}},
+        )
     assert rest.status_code == 403  # what Jupyter's own API answers this user
 
     async with mcp_client() as client:
-        for name, arguments in [("execute_cell", {"cell_index": 0}), ("insert_execute_code_cell", {"source": "2"}),
-                                ("execute_with_progress", {}), ("execute_code", {"code": "3"})]:
+        for name, arguments in [
+            ("execute_cell", {"cell_index": 0}),
+            ("insert_execute_code_cell", {"source": "2"}),
+            ("execute_with_progress", {}),
+            ("execute_code", {"code": "3"}),
+        ]:
             error = await call_error(client, name, notebook_path=path, **arguments)
             assert "Permission denied" in error and "write sessions" in error, (name, error)
         assert await jp_serverapp.session_manager.list_sessions() == []
         assert jp_serverapp.kernel_manager.list_kernel_ids() == []
-        assert [c["source"] for c in (await call(client, "read_all_cells", notebook_path=path))["cells"]] == ["1 + 1"]
+        assert [
+            c["source"] for c in (await call(client, "read_all_cells", notebook_path=path))["cells"]
+        ] == ["1 + 1"]
 
         # An admin starts the notebook's session: now the user's run goes to its kernel.
         session = await jp_serverapp.session_manager.create_session(

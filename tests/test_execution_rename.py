@@ -12,16 +12,20 @@ from support import eventually
 from tool_helpers import wait_for_disk
 
 # Prints, says so (a file the test waits for), then runs on long enough for the rename to land mid-run.
-SLOW = ("import pathlib, time\nprint('before', flush=True)\npathlib.Path('printed').touch()\n"
-        "time.sleep(1.5)\nprint('after')\n'done'")
+SLOW = (
+    "import pathlib, time\nprint('before', flush=True)\npathlib.Path('printed').touch()\n"
+    "time.sleep(1.5)\nprint('after')\n'done'"
+)
 
 
 async def _run_while(client, path: str, jp_root_dir, change) -> dict:
     """Start a new cell running SLOW in ``path``; ``change()`` once it has printed; the call's result."""
     await call(client, "execute_code", notebook_path=path, code="pass")  # the kernel is up
-    running = asyncio.create_task(client.call_tool(
-        "insert_execute_code_cell", {"notebook_path": path, "source": SLOW, "timeout": 30}
-    ))
+    running = asyncio.create_task(
+        client.call_tool(
+            "insert_execute_code_cell", {"notebook_path": path, "source": SLOW, "timeout": 30}
+        )
+    )
     await eventually((jp_root_dir / "printed").exists, "the cell printed")
     await change()
     return await running
@@ -33,7 +37,9 @@ async def test_a_notebook_renamed_while_its_cell_runs_keeps_the_outputs_and_coun
     path = make_notebook("draft.ipynb", [("code", "x = 1")])
 
     async def rename() -> None:
-        await rest(server_url, token, "PATCH", f"api/contents/{quote(path)}", json={"path": "final.ipynb"})
+        await rest(
+            server_url, token, "PATCH", f"api/contents/{quote(path)}", json={"path": "final.ipynb"}
+        )
 
     async with mcp_client() as client:
         answer = await _run_while(client, path, jp_root_dir, rename)
@@ -44,15 +50,20 @@ async def test_a_notebook_renamed_while_its_cell_runs_keeps_the_outputs_and_coun
     assert result["status"] == "ok" and result["execution_count"] >= 1
     assert structured_texts(result) == "before\nafter\n\n'done'"
     assert result["notebook_path"] == "final.ipynb"
-    assert any("renamed" in note and "final.ipynb" in note for note in result["notes"]), result["notes"]
+    assert any("renamed" in note and "final.ipynb" in note for note in result["notes"]), result[
+        "notes"
+    ]
     # In the live document and on disk, under the new name only.
     assert [c["source"] for c in live] == ["x = 1", SLOW]
     assert live[1]["execution_count"] == result["execution_count"]
     assert [o["text"] for o in live[1]["outputs"]] == ["before\nafter\n", "'done'"]
-    disk = await wait_for_disk(jp_root_dir, "final.ipynb", lambda nb: nb["cells"][1]["execution_count"] is not None)
+    disk = await wait_for_disk(
+        jp_root_dir, "final.ipynb", lambda nb: nb["cells"][1]["execution_count"] is not None
+    )
     assert disk["cells"][1]["execution_count"] == result["execution_count"]
-    assert ["".join(o.get("text") or o["data"]["text/plain"]) for o in disk["cells"][1]["outputs"]] == [
-        "before\nafter\n", "'done'"]
+    assert [
+        "".join(o.get("text") or o["data"]["text/plain"]) for o in disk["cells"][1]["outputs"]
+    ] == ["before\nafter\n", "'done'"]
     assert not (jp_root_dir / path).exists()
 
 
@@ -72,6 +83,7 @@ async def test_a_notebook_deleted_while_its_cell_runs_gets_a_clear_note_and_the_
     assert structured_texts(result) == "before\nafter\n\n'done'"
     text = result_texts(answer)[0]
     assert "deleted" in text and "could not be loaded" not in text, text
-    assert any("was deleted while the cell ran" in note for note in result["notes"]), result["notes"]
+    assert any("was deleted while the cell ran" in note for note in result["notes"]), result[
+        "notes"
+    ]
     assert not (jp_root_dir / path).exists()
-

@@ -8,7 +8,6 @@ import asyncio
 import time
 
 import pytest
-
 from conftest import call
 from execution_helpers import person_runs, rest, result_texts, structured_texts
 
@@ -21,17 +20,28 @@ async def test_a_restart_by_the_person_ends_the_running_call_and_never_interrupt
 ):
     path = make_notebook("restarted.ipynb")
     async with mcp_client() as agent, mcp_client() as other_agent:
-        warm = await call(agent, "insert_execute_code_cell", notebook_path=path, source="before = 1")
+        warm = await call(
+            agent, "insert_execute_code_cell", notebook_path=path, source="before = 1"
+        )
         kernel_id = warm["kernel_id"]
         started = time.monotonic()
-        running = asyncio.create_task(agent.call_tool(
-            "insert_execute_code_cell", {"notebook_path": path, "source": SLEEP_30, "timeout": 8}
-        ))
+        running = asyncio.create_task(
+            agent.call_tool(
+                "insert_execute_code_cell",
+                {"notebook_path": path, "source": SLEEP_30, "timeout": 8},
+            )
+        )
         ended: list[float] = []
         running.add_done_callback(lambda _: ended.append(time.monotonic()))
         await asyncio.sleep(1)
         queued = asyncio.create_task(
-            call(other_agent, "execute_code", notebook_path=path, code="print('before' in dir())", timeout=30)
+            call(
+                other_agent,
+                "execute_code",
+                notebook_path=path,
+                code="print('before' in dir())",
+                timeout=30,
+            )
         )
         await asyncio.sleep(0.3)
         if restart_by == "rest":  # what JupyterLab's Restart sends
@@ -42,8 +52,12 @@ async def test_a_restart_by_the_person_ends_the_running_call_and_never_interrupt
         # The person's first cell on the new kernel runs across the moment the agent's call would have
         # timed out (8 s after it started): it must not be interrupted.
         still = max(1.0, 9 - (restarted_at - started))
-        person = await person_runs(server_url, token, kernel_id,
-                                   f"import time\ntime.sleep({still:.1f})\nprint('person done')")
+        person = await person_runs(
+            server_url,
+            token,
+            kernel_id,
+            f"import time\ntime.sleep({still:.1f})\nprint('person done')",
+        )
         answer = await running
         second = await queued
         cells = (await call(agent, "read_all_cells", notebook_path=path))["cells"]
@@ -51,7 +65,9 @@ async def test_a_restart_by_the_person_ends_the_running_call_and_never_interrupt
     assert person["status"] == "ok" and person["outputs"] == ["person done\n"], person
     assert not answer.is_error, answer.content[0].text
     first = answer.structured_content
-    assert ended[0] - restarted_at < 3, f"the call ended {ended[0] - restarted_at:.1f} s after the restart"
+    assert ended[0] - restarted_at < 3, (
+        f"the call ended {ended[0] - restarted_at:.1f} s after the restart"
+    )
     assert first["status"] == "restarted", first
     assert "someone restarted the kernel of restarted.ipynb" in result_texts(answer)[0]
     assert any("restarted" in note for note in first["notes"]), first["notes"]

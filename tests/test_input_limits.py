@@ -27,7 +27,9 @@ async def test_a_four_million_character_pattern_is_refused_at_once_and_the_serve
         began = time.perf_counter()
         message = await call_error(client, "list_files", max_depth=3, pattern=pattern)
         took = time.perf_counter() - began
-    print(f"\n4,000,000-character pattern refused in {took:.2f} s; /api/status slowest {max(waits) * 1000:.0f} ms")
+    print(
+        f"\n4,000,000-character pattern refused in {took:.2f} s; /api/status slowest {max(waits) * 1000:.0f} ms"
+    )
     assert "pattern" in message and "1024" in message, message[:300]
     assert len(message) < 2000, "the error repeats the whole argument"
     assert took < REFUSAL_SECONDS
@@ -54,11 +56,15 @@ async def test_a_path_beyond_the_file_systems_limits_is_refused_before_any_folde
     root = real_path(jp_root_dir)
     before = sorted(os.listdir(jp_root_dir))
     too_deep = _too_deep(len(root))
-    assert len(too_deep) <= 4096  # within the argument's own cap: the file system's limit is what is hit
+    assert (
+        len(too_deep) <= 4096
+    )  # within the argument's own cap: the file system's limit is what is hit
     async with mcp_client() as client:
         message = await call_error(client, "create_notebook", notebook_path=too_deep)
         assert "too long" in message and root not in message, message
-        message = await call_error(client, "create_notebook", notebook_path="ok/" + "é" * 130 + ".ipynb")
+        message = await call_error(
+            client, "create_notebook", notebook_path="ok/" + "é" * 130 + ".ipynb"
+        )
         assert "too long" in message and "255 bytes" in message and root not in message, message
         message = await call_error(client, "prepare_notebook", notebook_path=too_deep, create=True)
         assert "too long" in message and root not in message, message

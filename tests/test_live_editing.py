@@ -24,7 +24,6 @@ from support import eventually, read_disk
 # -- the server side -------------------------------------------------------------------------------
 
 
-
 class Server:
     """What the tests look at inside the running server (never used to edit)."""
 
@@ -77,7 +76,9 @@ async def server_source(client: Any, path: str, cell_id: str) -> str:
 async def test_browser_sees_agent_edits_within_100_ms(make_notebook, mcp_client, browser):
     path = make_notebook("latency.ipynb", [("code", "x = 1")])
     async with browser(path) as peer, mcp_client() as client:
-        await call(client, "read_notebook", notebook_path=path)  # warm up the MCP path, not measured
+        await call(
+            client, "read_notebook", notebook_path=path
+        )  # warm up the MCP path, not measured
 
         appended = await call(client, "append_code_cell", notebook_path=path, source="y = 2")
         returned = time.monotonic()
@@ -85,13 +86,23 @@ async def test_browser_sees_agent_edits_within_100_ms(make_notebook, mcp_client,
         append_latency = time.monotonic() - returned
         assert peer.cell_ids()[1] == appended["cell_id"]
 
-        await call(client, "overwrite_cell_source", notebook_path=path, cell_id=appended["cell_id"], source="y = 3")
+        await call(
+            client,
+            "overwrite_cell_source",
+            notebook_path=path,
+            cell_id=appended["cell_id"],
+            source="y = 3",
+        )
         returned = time.monotonic()
         await peer.wait_until(lambda: peer.sources() == ["x = 1", "y = 3"], timeout=5)
         overwrite_latency = time.monotonic() - returned
 
-    assert append_latency < 0.1, f"the browser saw the appended cell {append_latency * 1000:.0f} ms after the call"
-    assert overwrite_latency < 0.1, f"the browser saw the new source {overwrite_latency * 1000:.0f} ms after the call"
+    assert append_latency < 0.1, (
+        f"the browser saw the appended cell {append_latency * 1000:.0f} ms after the call"
+    )
+    assert overwrite_latency < 0.1, (
+        f"the browser saw the new source {overwrite_latency * 1000:.0f} ms after the call"
+    )
 
 
 # -- 2. concurrent edits of the same cell ----------------------------------------------------------
@@ -105,7 +116,9 @@ class Deltas(list):
         # Kept: a Text taken from a cell is a new Python object each time, and its observer
         # stops firing once neither that object nor the Subscription is referenced.
         self._ytext = ytext
-        self._subscription = ytext.observe(lambda event: self.extend(dict(op) for op in event.delta))
+        self._subscription = ytext.observe(
+            lambda event: self.extend(dict(op) for op in event.delta)
+        )
 
 
 def record_deltas(ytext: Text) -> Deltas:
@@ -126,20 +139,35 @@ async def test_agent_edit_cell_source_and_human_typing_in_the_same_cell_both_kep
         if concurrency == "offline":
             async with peer.offline():
                 peer.type_at_end(cell_id, "# human\n")
-                result = await call(client, "edit_cell_source", notebook_path=path, cell_id=cell_id,
-                                    old_text="a = 1", new_text="a = 100")
+                result = await call(
+                    client,
+                    "edit_cell_source",
+                    notebook_path=path,
+                    cell_id=cell_id,
+                    old_text="a = 1",
+                    new_text="a = 100",
+                )
                 # The server has only the agent's edit yet: the human's is still held by the peer.
                 assert await server_source(client, path, cell_id) == "a = 100\nb = 2\n"
         else:
             peer.type_at_end(cell_id, "# human\n")  # sent by the provider in the background
-            result = await call(client, "edit_cell_source", notebook_path=path, cell_id=cell_id,
-                                old_text="a = 1", new_text="a = 100")
+            result = await call(
+                client,
+                "edit_cell_source",
+                notebook_path=path,
+                cell_id=cell_id,
+                old_text="a = 1",
+                new_text="a = 100",
+            )
         assert result["replacements"] == 1
 
         expected = "a = 100\nb = 2\n# human\n"
         await peer.wait_until(lambda: peer.source(cell_id) == expected)
-        typed = await eventually(lambda: server_source(client, path, cell_id), "the server has the typing",
-                                 until=lambda source: "# human" in source)
+        typed = await eventually(
+            lambda: server_source(client, path, cell_id),
+            "the server has the typing",
+            until=lambda source: "# human" in source,
+        )
         assert typed == expected
         # The agent's change reached the browser as an insertion of "00" only: the human's text
         # (and cursor) around it was never deleted and re-inserted.
@@ -157,15 +185,23 @@ async def test_agent_overwrite_of_first_line_keeps_concurrent_human_typing_at_th
         async with peer.offline():
             peer.type_at_end(cell_id, "# human\n")
             # The agent rewrites the whole cell from the text it knew, changing only the first line.
-            result = await call(client, "overwrite_cell_source", notebook_path=path, cell_id=cell_id,
-                                source="a = 100\nb = 2\n")
+            result = await call(
+                client,
+                "overwrite_cell_source",
+                notebook_path=path,
+                cell_id=cell_id,
+                source="a = 100\nb = 2\n",
+            )
             assert await server_source(client, path, cell_id) == "a = 100\nb = 2\n"
         assert (result["chars_removed"], result["chars_inserted"]) == (0, 2)
 
         expected = "a = 100\nb = 2\n# human\n"
         await peer.wait_until(lambda: peer.source(cell_id) == expected)
-        typed = await eventually(lambda: server_source(client, path, cell_id), "the server has the typing",
-                                 until=lambda source: "# human" in source)
+        typed = await eventually(
+            lambda: server_source(client, path, cell_id),
+            "the server has the typing",
+            until=lambda source: "# human" in source,
+        )
         assert typed == expected
         assert not [op for op in deltas if "delete" in op], deltas
 
@@ -185,7 +221,9 @@ async def test_agent_edit_by_cell_id_lands_in_that_cell_after_human_inserts_cell
         seen = await call(client, "read_all_cells", notebook_path=path)
         target_id = seen["cells"][1]["cell_id"]
         # The agent has already addressed the cell by id before the human's insertions.
-        assert (await call(client, "read_cell", notebook_path=path, cell_id=target_id))["cell"]["index"] == 1
+        assert (await call(client, "read_cell", notebook_path=path, cell_id=target_id))["cell"][
+            "index"
+        ] == 1
 
         async with contextlib.AsyncExitStack() as stack:
             if concurrency == "offline":
@@ -194,12 +232,26 @@ async def test_agent_edit_by_cell_id_lands_in_that_cell_after_human_inserts_cell
             peer.insert_cell(1, "# human 2")
             if concurrency == "synced":
                 human_2 = peer.cell_ids()[1]
-                await eventually(lambda: server_source(client, path, human_2), "the server has the cells",
-                                 until=lambda source: source == "# human 2")
-            edited = await call(client, "overwrite_cell_source", notebook_path=path, cell_id=target_id,
-                                source="target = 200")
-            replaced = await call(client, "edit_cell_source", notebook_path=path, cell_id=target_id,
-                                  old_text="200", new_text="300")
+                await eventually(
+                    lambda: server_source(client, path, human_2),
+                    "the server has the cells",
+                    until=lambda source: source == "# human 2",
+                )
+            edited = await call(
+                client,
+                "overwrite_cell_source",
+                notebook_path=path,
+                cell_id=target_id,
+                source="target = 200",
+            )
+            replaced = await call(
+                client,
+                "edit_cell_source",
+                notebook_path=path,
+                cell_id=target_id,
+                old_text="200",
+                new_text="300",
+            )
 
         expected = ["# human 1", "# human 2", "first = 1", "target = 300"]
         await peer.wait_until(lambda: peer.sources() == expected)
@@ -221,8 +273,12 @@ async def test_agent_edits_to_a_notebook_nobody_has_open_reach_disk_and_a_browse
     room_id = server.room_id(path)
     assert room_id not in server.rooms
     async with mcp_client() as client:
-        appended = await call(client, "append_markdown_cell", notebook_path=path, source="# Added by the agent")
-        await call(client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 42")
+        appended = await call(
+            client, "append_markdown_cell", notebook_path=path, source="# Added by the agent"
+        )
+        await call(
+            client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 42"
+        )
     assert room_id in server.rooms  # opened for the agent, not by a browser
     assert len(server.rooms[room_id].clients) == 0
 
@@ -246,7 +302,9 @@ CLOSE_QUICKLY_SAVE_LATE = {
 }
 
 
-@pytest.mark.parametrize("jp_server_config", [CLOSE_QUICKLY_SAVE_LATE], indirect=True, ids=["close-0.3s-save-30s"])
+@pytest.mark.parametrize(
+    "jp_server_config", [CLOSE_QUICKLY_SAVE_LATE], indirect=True, ids=["close-0.3s-save-30s"]
+)
 async def test_agent_edit_made_right_before_its_room_closes_is_saved_to_disk(
     make_notebook, mcp_client, browser, server
 ):
@@ -257,13 +315,17 @@ async def test_agent_edit_made_right_before_its_room_closes_is_saved_to_disk(
     async with mcp_client() as client:
         # One call only: on a loaded machine 0.3 s between two calls happens, and a second call
         # would then race the close (covered by its own test at the end).
-        await call(client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 100")
+        await call(
+            client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 100"
+        )
         # Not saved yet, unless the extension already started closing the room (the check and
         # the read happen with no await between them: it cannot start in between).
         if room_id in live._owned:
             assert server.disk_sources(path) == ["x = 1", "y = 2"]
 
-    await eventually(lambda: room_id not in server.rooms, "the extension closed the idle room", timeout=10)
+    await eventually(
+        lambda: room_id not in server.rooms, "the extension closed the idle room", timeout=10
+    )
     # Saved before the room was deleted: no waiting for the file here.
     assert server.disk_sources(path) == ["x = 100", "y = 2"]
 
@@ -293,7 +355,9 @@ async def test_room_a_browser_joined_stays_open_while_it_is_connected_and_autosa
             await call(client, "append_code_cell", notebook_path=path, source="y = 2")
             room = server.rooms[room_id]
             peer = await stack.enter_async_context(browser(path))
-            assert server.rooms.get(room_id) is room, "the room closed before the browser joined it (machine too slow?)"
+            assert server.rooms.get(room_id) is room, (
+                "the room closed before the browser joined it (machine too slow?)"
+            )
         else:
             peer = await stack.enter_async_context(browser(path))
             room = server.rooms[room_id]
@@ -302,10 +366,14 @@ async def test_room_a_browser_joined_stays_open_while_it_is_connected_and_autosa
         assert len(room.clients) == 1
 
         # Idle for several close delays with the browser connected: the room stays, the same one.
-        await call(client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 10")
+        await call(
+            client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 10"
+        )
         idle_until = time.monotonic() + 3 * delay
         while time.monotonic() < idle_until:
-            assert server.rooms.get(room_id) is room, "the extension closed a room a browser is connected to"
+            assert server.rooms.get(room_id) is room, (
+                "the extension closed a room a browser is connected to"
+            )
             assert len(room.clients) == 1
             await asyncio.sleep(0.02)
 
@@ -313,7 +381,9 @@ async def test_room_a_browser_joined_stays_open_while_it_is_connected_and_autosa
         await call(client, "append_code_cell", notebook_path=path, source="z = 3")
         expected = ["x = 10", "y = 2", "z = 3"]
         await peer.wait_until(lambda: peer.sources() == expected, timeout=5)
-        await eventually(lambda: server.disk_sources(path) == expected, "autosave wrote the agent's edits")
+        await eventually(
+            lambda: server.disk_sources(path) == expected, "autosave wrote the agent's edits"
+        )
         assert server.rooms.get(room_id) is room
 
 
@@ -325,7 +395,9 @@ BROWSER_VISIT = {
 }
 
 
-@pytest.mark.parametrize("jp_server_config", [BROWSER_VISIT], indirect=True, ids=["close-1s-save-3s"])
+@pytest.mark.parametrize(
+    "jp_server_config", [BROWSER_VISIT], indirect=True, ids=["close-1s-save-3s"]
+)
 async def test_human_edits_in_a_room_the_agent_opened_reach_disk_after_the_browser_leaves(
     make_notebook, mcp_client, browser, server
 ):
@@ -335,21 +407,30 @@ async def test_human_edits_in_a_room_the_agent_opened_reach_disk_after_the_brows
     path = make_notebook("visit.ipynb", [("code", "x = 1")])
     room_id = server.room_id(path)
     async with mcp_client() as client:
-        await call(client, "read_notebook", notebook_path=path)  # opens the room for the agent; no edit
+        await call(
+            client, "read_notebook", notebook_path=path
+        )  # opens the room for the agent; no edit
         room = server.rooms[room_id]
         async with browser(path) as peer:
             joined_the_agents_room = server.rooms.get(room_id) is room
             (cell_id,) = peer.cell_ids()
             peer.type_at_end(cell_id, "  # human")
-            await eventually(lambda: server_source(client, path, cell_id), "the server has the human's edit",
-                             until=lambda source: source == "x = 1  # human")
+            await eventually(
+                lambda: server_source(client, path, cell_id),
+                "the server has the human's edit",
+                until=lambda source: source == "x = 1  # human",
+            )
         left_before_closing = server.rooms.get(room_id) is room
 
         def human_edit_on_disk() -> bool:
             return server.disk_sources(path) == ["x = 1  # human"]
 
         # Whichever comes first: autosave writes the edit (3 s), or the room goes away.
-        await eventually(lambda: human_edit_on_disk() or room_id not in server.rooms, "a save or a close", timeout=15)
+        await eventually(
+            lambda: human_edit_on_disk() or room_id not in server.rooms,
+            "a save or a close",
+            timeout=15,
+        )
         saved = human_edit_on_disk()
     if not (joined_the_agents_room and left_before_closing):
         pytest.skip("could not stage the visit within the 1 s idle delay (machine too slow)")
@@ -362,7 +443,9 @@ CLOSE_QUICKLY_LARGE_NOTEBOOK = {
 }
 
 
-@pytest.mark.parametrize("jp_server_config", [CLOSE_QUICKLY_LARGE_NOTEBOOK], indirect=True, ids=["close-0.3s-save-30s"])
+@pytest.mark.parametrize(
+    "jp_server_config", [CLOSE_QUICKLY_LARGE_NOTEBOOK], indirect=True, ids=["close-0.3s-save-30s"]
+)
 async def test_agent_edit_arriving_while_its_room_closes_is_saved_when_the_new_room_closes(
     make_notebook, mcp_client, server
 ):
@@ -375,14 +458,24 @@ async def test_agent_edit_arriving_while_its_room_closes_is_saved_when_the_new_r
     room_id = server.room_id(path)
     live = server.live_notebooks
     async with mcp_client() as client:
-        await call(client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 2")
+        await call(
+            client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 2"
+        )
         # The extension stops tracking the room when it starts closing it (then it saves, then deletes).
-        await eventually(lambda: room_id not in live._owned, "the extension starts closing the room", interval=0.001)
+        await eventually(
+            lambda: room_id not in live._owned,
+            "the extension starts closing the room",
+            interval=0.001,
+        )
         closing_room = server.rooms.get(room_id)
-        await call(client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 3")
+        await call(
+            client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 3"
+        )
         raced = closing_room is not None and server.rooms.get(room_id) is not closing_room
         with contextlib.suppress(AssertionError):
-            await eventually(lambda: room_id not in server.rooms, "the extension closes the new room", timeout=3)
+            await eventually(
+                lambda: room_id not in server.rooms, "the extension closes the new room", timeout=3
+            )
         closed = room_id not in server.rooms
         sources = server.disk_sources(path)
     if not raced:

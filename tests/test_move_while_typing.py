@@ -16,7 +16,9 @@ CELLS = [("markdown", "# Title"), ("code", "b = 1"), ("markdown", "Notes")]
 
 
 async def server_source(client, cell_id: str) -> str:
-    return (await invoke(client, "read_cell", notebook_path=PATH, cell_id=cell_id))["cell"]["source"]
+    return (await invoke(client, "read_cell", notebook_path=PATH, cell_id=cell_id))["cell"][
+        "source"
+    ]
 
 
 async def wait_for_server_source(client, cell_id: str, expected: str) -> None:
@@ -24,10 +26,14 @@ async def wait_for_server_source(client, cell_id: str, expected: str) -> None:
         if await server_source(client, cell_id) == expected:
             return
         await asyncio.sleep(0.05)
-    raise AssertionError(f"the server never saw {expected!r}; it has {await server_source(client, cell_id)!r}")
+    raise AssertionError(
+        f"the server never saw {expected!r}; it has {await server_source(client, cell_id)!r}"
+    )
 
 
-@pytest.mark.parametrize("agent_looked_first", [True, False], ids=["after-a-read", "as-the-first-call"])
+@pytest.mark.parametrize(
+    "agent_looked_first", [True, False], ids=["after-a-read", "as-the-first-call"]
+)
 async def test_moving_a_cell_while_a_person_types_into_it_loses_nothing_they_typed(
     make_notebook, mcp_client, browser, jp_root_dir, agent_looked_first
 ):
@@ -38,14 +44,23 @@ async def test_moving_a_cell_while_a_person_types_into_it_loses_nothing_they_typ
         if agent_looked_first:
             await invoke(client, "read_notebook", notebook_path=PATH)
         peer.type_at_end(typed_in, " # typed")
-        await onlooker.wait_until(lambda: onlooker.source(typed_in) == "b = 1 # typed")  # the server has it
-        async with peer.offline():  # the next keystroke is still on its way while the agent moves the cell
+        await onlooker.wait_until(
+            lambda: onlooker.source(typed_in) == "b = 1 # typed"
+        )  # the server has it
+        async with (
+            peer.offline()
+        ):  # the next keystroke is still on its way while the agent moves the cell
             peer.type_at_end(typed_in, " # on its way")
-            moved = await client.call_tool("move_cell", {"notebook_path": PATH, "cell_id": typed_in, "to_index": -1})
+            moved = await client.call_tool(
+                "move_cell", {"notebook_path": PATH, "cell_id": typed_in, "to_index": -1}
+            )
         expected = "b = 1 # typed # on its way"
         await peer.wait_until(lambda: expected in peer.sources())
         await wait_for_server_source(client, typed_in, expected)
-        order = [c["cell_id"] for c in (await invoke(client, "read_all_cells", notebook_path=PATH))["cells"]]
+        order = [
+            c["cell_id"]
+            for c in (await invoke(client, "read_all_cells", notebook_path=PATH))["cells"]
+        ]
         text = moved.content[0].text
         if agent_looked_first:  # refused, saying why and that nothing changed
             assert moved.is_error and "typing" in text and "Nothing was moved" in text, text
@@ -54,7 +69,9 @@ async def test_moving_a_cell_while_a_person_types_into_it_loses_nothing_they_typ
             assert not moved.is_error, text
             assert order == [ids[0], ids[2], typed_in]
         assert peer.sources() == [await server_source(client, cell_id) for cell_id in order]
-    await wait_for_disk(jp_root_dir, PATH, lambda nb: expected in ["".join(c["source"]) for c in nb["cells"]])
+    await wait_for_disk(
+        jp_root_dir, PATH, lambda nb: expected in ["".join(c["source"]) for c in nb["cells"]]
+    )
 
 
 async def test_a_cell_nobody_is_typing_in_moves_while_a_person_types_elsewhere(
@@ -75,7 +92,9 @@ async def test_a_cell_nobody_is_typing_in_moves_while_a_person_types_elsewhere(
         expected = ["b = 1", "Notes and more", "# Title"]
         await peer.wait_until(lambda: peer.sources() == expected)
         assert peer.cell_ids() == [ids[1], ids[2], ids[0]]
-    await wait_for_disk(jp_root_dir, PATH, lambda nb: ["".join(c["source"]) for c in nb["cells"]] == expected)
+    await wait_for_disk(
+        jp_root_dir, PATH, lambda nb: ["".join(c["source"]) for c in nb["cells"]] == expected
+    )
 
 
 async def test_a_refused_move_succeeds_once_the_person_has_left_the_cell_alone(
@@ -91,7 +110,9 @@ async def test_a_refused_move_succeeds_once_the_person_has_left_the_cell_alone(
         await asyncio.sleep(0.6)
         peer.type_at_end(ids[1], " # typed")
         await wait_for_server_source(client, ids[1], "b = 1 # typed")
-        refused = await client.call_tool("move_cell", {"notebook_path": PATH, "cell_id": ids[1], "to_index": 0})
+        refused = await client.call_tool(
+            "move_cell", {"notebook_path": PATH, "cell_id": ids[1], "to_index": 0}
+        )
         assert refused.is_error and "typing" in refused.content[0].text
         await asyncio.sleep(0.6)
         moved = await invoke(client, "move_cell", notebook_path=PATH, cell_id=ids[1], to_index=0)

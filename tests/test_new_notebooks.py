@@ -24,7 +24,9 @@ async def test_a_created_notebook_holds_exactly_the_agents_cells_live_on_disk_an
         async with browser(PATH) as peer:
             assert peer.sources() == [FIRST[1]]
             assert peer.cell_ids() == [appended["cell_id"]]
-            second = await invoke(client, "append_markdown_cell", notebook_path=PATH, source="## Results")
+            second = await invoke(
+                client, "append_markdown_cell", notebook_path=PATH, source="## Results"
+            )
             assert second["cell_index"] == 1
             await peer.wait_until(lambda: peer.sources() == [FIRST[1], "## Results"])
     on_disk = await wait_for_disk(jp_root_dir, PATH, lambda nb: len(nb["cells"]) == 2)

@@ -17,10 +17,16 @@ ACCEPT = "application/json, text/event-stream"
 
 def sse_messages(body: str) -> list[dict[str, Any]]:
     """The JSON-RPC messages in an SSE body."""
-    return [json.loads(line[5:]) for line in body.splitlines() if line.startswith("data:") and line[5:].strip()]
+    return [
+        json.loads(line[5:])
+        for line in body.splitlines()
+        if line.startswith("data:") and line[5:].strip()
+    ]
 
 
-async def initialize(http: httpx2.AsyncClient, url: str, version: str) -> tuple[httpx2.Response, str]:
+async def initialize(
+    http: httpx2.AsyncClient, url: str, version: str
+) -> tuple[httpx2.Response, str]:
     response = await http.post(
         url,
         headers={"Accept": ACCEPT, "Content-Type": "application/json"},
@@ -38,7 +44,9 @@ async def initialize(http: httpx2.AsyncClient, url: str, version: str) -> tuple[
     return response, response.headers.get("mcp-session-id", "")
 
 
-async def test_modern_client_negotiates_the_stateless_protocol_and_calls_tools(mcp_client, make_notebook):
+async def test_modern_client_negotiates_the_stateless_protocol_and_calls_tools(
+    mcp_client, make_notebook
+):
     make_notebook("a.ipynb", [("markdown", "# Title")])
     async with mcp_client() as client:
         assert client.protocol_version == "2026-07-28"
@@ -55,9 +63,16 @@ async def test_handshake_client_gets_a_session_and_instructions(mcp_client, make
         assert client.server_info.name == "jupyter-mcp-ext"
         # The instructions explain the current-notebook model and the tool families.
         assert "current notebook" in client.instructions.lower()
-        for family_tool in ("prepare_notebook", "read_notebook", "edit_cell_source", "list_notebooks"):
+        for family_tool in (
+            "prepare_notebook",
+            "read_notebook",
+            "edit_cell_source",
+            "list_notebooks",
+        ):
             assert family_tool in client.instructions
-        with pytest.warns(MCPDeprecationWarning):  # ping is handshake-era only; this client is in that era
+        with pytest.warns(
+            MCPDeprecationWarning
+        ):  # ping is handshake-era only; this client is in that era
             await client.send_ping()
         cells = await call(client, "read_all_cells", notebook_path="a.ipynb")
         assert [c["source"] for c in cells["cells"]] == ["x = 1"]
@@ -82,33 +97,49 @@ async def test_raw_handshake_session_lifecycle(mcp_url, token, version):
         )
         assert initialized.status_code == 202
 
-        ping = await http.post(mcp_url, headers=headers, json={"jsonrpc": "2.0", "id": 2, "method": "ping"})
+        ping = await http.post(
+            mcp_url, headers=headers, json={"jsonrpc": "2.0", "id": 2, "method": "ping"}
+        )
         assert ping.status_code == 200
         assert sse_messages(ping.text) == [{"jsonrpc": "2.0", "id": 2, "result": {}}]
 
         cancelled = await http.post(
             mcp_url,
             headers=headers,
-            json={"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 99}},
+            json={
+                "jsonrpc": "2.0",
+                "method": "notifications/cancelled",
+                "params": {"requestId": 99},
+            },
         )
         assert cancelled.status_code == 202
 
         # The GET stream opens as SSE right away (headers flushed before any event).
-        async with http.stream("GET", mcp_url, headers={**headers, "Accept": "text/event-stream"}) as stream:
+        async with http.stream(
+            "GET", mcp_url, headers={**headers, "Accept": "text/event-stream"}
+        ) as stream:
             assert stream.status_code == 200
             assert stream.headers["content-type"].startswith("text/event-stream")
 
         deleted = await http.delete(mcp_url, headers=headers)
         assert deleted.status_code == 200
-        after = await http.post(mcp_url, headers=headers, json={"jsonrpc": "2.0", "id": 3, "method": "ping"})
+        after = await http.post(
+            mcp_url, headers=headers, json={"jsonrpc": "2.0", "id": 3, "method": "ping"}
+        )
         assert after.status_code == 404
 
 
 async def test_unknown_session_id_is_404(mcp_url, token):
-    headers = {"Authorization": f"Bearer {token}", "Accept": ACCEPT, "mcp-session-id": "no-such-session",
-               "mcp-protocol-version": "2025-06-18"}
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": ACCEPT,
+        "mcp-session-id": "no-such-session",
+        "mcp-protocol-version": "2025-06-18",
+    }
     async with httpx2.AsyncClient(timeout=20) as http:
-        response = await http.post(mcp_url, headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        response = await http.post(
+            mcp_url, headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        )
     assert response.status_code == 404
 
 
@@ -151,24 +182,38 @@ async def test_tool_calls_count_as_server_activity(jp_serverapp, mcp_client, mak
 
 @pytest.fixture
 def small_body_config(jp_server_config):
-    jp_server_config["MCPExtensionApp"] = {"max_request_body_size": 2048, "endpoint_path": "agents/mcp"}
+    jp_server_config["MCPExtensionApp"] = {
+        "max_request_body_size": 2048,
+        "endpoint_path": "agents/mcp",
+    }
     return jp_server_config
 
 
-async def test_endpoint_path_and_body_limit_are_configurable(small_body_config, server_url, token, mcp_client):
+async def test_endpoint_path_and_body_limit_are_configurable(
+    small_body_config, server_url, token, mcp_client
+):
     headers = {"Authorization": f"Bearer {token}", "Accept": ACCEPT}
     async with httpx2.AsyncClient(headers=headers, timeout=20) as http:
         default = await http.post(server_url + "mcp", json={})
         assert default.status_code == 404
         response, session = await initialize(http, server_url + "agents/mcp", "2025-06-18")
         assert response.status_code == 200 and session
-        big = {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"_meta": {"pad": "x" * 4096}}}
-        too_big = await http.post(server_url + "agents/mcp", json=big, headers={"mcp-session-id": session})
+        big = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "ping",
+            "params": {"_meta": {"pad": "x" * 4096}},
+        }
+        too_big = await http.post(
+            server_url + "agents/mcp", json=big, headers={"mcp-session-id": session}
+        )
         assert too_big.status_code == 413
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-async def test_progress_notifications_reach_a_client_that_asks_for_them(mcp_client, make_notebook, mode):
+async def test_progress_notifications_reach_a_client_that_asks_for_them(
+    mcp_client, make_notebook, mode
+):
     for i in range(5):
         make_notebook(f"folder{i}/nb{i}.ipynb")
     reports: list[tuple[float, str | None]] = []

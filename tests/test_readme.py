@@ -22,7 +22,9 @@ async def test_the_readmes_python_snippet_runs_as_a_script(mcp_url, token, make_
     snippet = readme_python_snippet()
     assert "<token>" in snippet and "http://localhost:8888/mcp" in snippet
     script = tmp_path / "snippet.py"
-    script.write_text(snippet.replace("<token>", token).replace("http://localhost:8888/mcp", mcp_url))
+    script.write_text(
+        snippet.replace("<token>", token).replace("http://localhost:8888/mcp", mcp_url)
+    )
     # A subprocess of its own, not blocking the loop the test server runs in.
     process = await asyncio.create_subprocess_exec(
         sys.executable, str(script), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE

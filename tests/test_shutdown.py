@@ -23,7 +23,13 @@ from support import free_port, write_notebook
 
 import jupyter_mcp_ext
 
-BAD_LOG_LINES = ("Traceback", "Task was destroyed", "was never retrieved", "Exception in callback", "[E ")
+BAD_LOG_LINES = (
+    "Traceback",
+    "Task was destroyed",
+    "was never retrieved",
+    "Exception in callback",
+    "[E ",
+)
 
 
 @dataclass
@@ -58,19 +64,36 @@ async def jupyter_server(tmp_path: Path, root: Path, *options: str) -> AsyncIter
     log_path = tmp_path / "server.log"
     # The server imports this checkout's extension, as the tests do (not whichever one pip installed).
     checkout = str(Path(jupyter_mcp_ext.__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join(
-        part for part in (checkout, os.environ.get("PYTHONPATH")) if part)}
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join(
+            part for part in (checkout, os.environ.get("PYTHONPATH")) if part
+        ),
+    }
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "jupyter_server", "--allow-root", "--no-browser", f"--port={port}",
-                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", *options,
+                sys.executable,
+                "-m",
+                "jupyter_server",
+                "--allow-root",
+                "--no-browser",
+                f"--port={port}",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={root}",
+                *options,
             ],
-            cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     try:
         base = f"http://127.0.0.1:{port}/"
-        async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+        async with httpx2.AsyncClient(
+            headers={"Authorization": f"Bearer {token}"}, timeout=30
+        ) as http:
             deadline = time.monotonic() + 60
             while True:
                 try:
@@ -92,11 +115,13 @@ async def test_server_announces_mcp_and_shuts_down_cleanly_with_agent_edits_save
     root.mkdir()
     write_notebook(root, "a.ipynb", [("markdown", "# Before")])
     # Autosave would come too late: the shutdown itself must write the agent's edit.
-    async with jupyter_server(tmp_path, root, "--YDocExtension.document_save_delay=60") as server:
-        async with server.mcp(mode="legacy") as client:
-            await call(client, "append_code_cell", notebook_path="a.ipynb", source="agent_was_here = 1")
-            # A handshake-era session (with its GET stream) is still open when the server stops.
-            returncode, _ = await server.stop_with_sigterm(timeout=30)
+    async with (
+        jupyter_server(tmp_path, root, "--YDocExtension.document_save_delay=60") as server,
+        server.mcp(mode="legacy") as client,
+    ):
+        await call(client, "append_code_cell", notebook_path="a.ipynb", source="agent_was_here = 1")
+        # A handshake-era session (with its GET stream) is still open when the server stops.
+        returncode, _ = await server.stop_with_sigterm(timeout=30)
     output = server.log()
     port = server.base.rsplit(":", 1)[1].strip("/")
     assert f"MCP endpoint: http://localhost:{port}/mcp" in output
@@ -115,15 +140,16 @@ async def test_sigterm_stops_the_server_within_seconds_while_list_notebooks_walk
         for folder in range(50):
             (root / f"g{group:02}" / f"f{folder:02}").mkdir(parents=True)
     write_notebook(root, "g59/f49/deep.ipynb")
-    async with jupyter_server(tmp_path, root) as server:
-        async with server.mcp() as client:
-            walking = asyncio.create_task(client.call_tool("list_notebooks", {}))
-            await asyncio.sleep(1.5)  # well into the walk (3,000 folders take longer than that)
-            assert not walking.done(), "the walk ended before the signal: the tree is too small to test this"
-            returncode, seconds = await server.stop_with_sigterm(timeout=10)
-            walking.cancel()
-            with contextlib.suppress(BaseException):
-                await walking
+    async with jupyter_server(tmp_path, root) as server, server.mcp() as client:
+        walking = asyncio.create_task(client.call_tool("list_notebooks", {}))
+        await asyncio.sleep(1.5)  # well into the walk (3,000 folders take longer than that)
+        assert not walking.done(), (
+            "the walk ended before the signal: the tree is too small to test this"
+        )
+        returncode, seconds = await server.stop_with_sigterm(timeout=10)
+        walking.cancel()
+        with contextlib.suppress(BaseException):
+            await walking
     assert returncode is not None, f"still running 10 s after SIGTERM:\n{server.log()[-3000:]}"
     assert seconds < 5, f"took {seconds:.1f} s to stop"
     assert returncode == 0, server.log()

@@ -21,7 +21,12 @@ from tool_helpers import wait_for_disk
 
 SOAK_SECONDS = float(os.environ.get("MCP_SOAK_SECONDS", "15"))
 PATH = "soak.ipynb"
-HUMAN_CELLS = [("markdown", "# Notes"), ("code", "total = 0"), ("markdown", "Findings:"), ("code", "# scratch")]
+HUMAN_CELLS = [
+    ("markdown", "# Notes"),
+    ("code", "total = 0"),
+    ("markdown", "Findings:"),
+    ("code", "# scratch"),
+]
 
 
 @dataclass
@@ -65,7 +70,9 @@ class Agent:
     human_cells: list[str]
     rng: random.Random
     sources: dict[str, str] = field(default_factory=dict)  # own cell id -> expected source
-    printed: dict[str, str] = field(default_factory=dict)  # own cell id -> expected output of its last run
+    printed: dict[str, str] = field(
+        default_factory=dict
+    )  # own cell id -> expected output of its last run
     errors: list[str] = field(default_factory=list)
     moves: int = 0
     moves_refused: int = 0
@@ -73,8 +80,17 @@ class Agent:
     count: int = 0
 
     async def work_until(self, deadline: float) -> None:
-        operations = [self.insert, self.insert_and_run, self.overwrite, self.edit, self.move, self.move,
-                      self.run, self.delete, self.read]
+        operations = [
+            self.insert,
+            self.insert_and_run,
+            self.overwrite,
+            self.edit,
+            self.move,
+            self.move,
+            self.run,
+            self.delete,
+            self.read,
+        ]
         while time.monotonic() < deadline:
             await self.rng.choice(operations)()
 
@@ -96,16 +112,24 @@ class Agent:
 
     async def insert(self) -> None:
         source = self._text()
-        result = await self._call("insert_cell", cell_index=self.rng.randint(0, 3),
-                                  cell_type=self.rng.choice(["code", "markdown"]), source=source)
+        result = await self._call(
+            "insert_cell",
+            cell_index=self.rng.randint(0, 3),
+            cell_type=self.rng.choice(["code", "markdown"]),
+            source=source,
+        )
         if result:
             self.sources[result["cell_id"]] = source
 
     async def insert_and_run(self) -> None:
         self.count += 1
         source = f"print('{self.name} ran {self.count}')"
-        result = await self._call("insert_execute_code_cell", source=source, cell_index=self.rng.randint(-1, 2),
-                                  timeout=30)
+        result = await self._call(
+            "insert_execute_code_cell",
+            source=source,
+            cell_index=self.rng.randint(-1, 2),
+            timeout=30,
+        )
         if result:
             self.sources[result["cell_id"]] = source
             self._check_run(result, f"{self.name} ran {self.count}\n")
@@ -113,13 +137,18 @@ class Agent:
     def _check_run(self, result: dict[str, Any], expected: str) -> None:
         text = "".join(output["text"] for output in result["outputs"])
         if result["status"] != "ok" or text != expected or result["execution_count"] is None:
-            self.errors.append(f"{self.name} run of {result['cell_id']}: {result['status']} {text!r}")
+            self.errors.append(
+                f"{self.name} run of {result['cell_id']}: {result['status']} {text!r}"
+            )
         self.printed[result["cell_id"]] = expected
 
     def _own(self, runnable: bool | None = None) -> str | None:
         """One of this agent's cells: any, or only those that print (True) or only the others (False)."""
-        own = [cell_id for cell_id, source in self.sources.items()
-               if runnable is None or source.startswith("print(") == runnable]
+        own = [
+            cell_id
+            for cell_id, source in self.sources.items()
+            if runnable is None or source.startswith("print(") == runnable
+        ]
         return self.rng.choice(own) if own else None
 
     async def overwrite(self) -> None:
@@ -156,7 +185,11 @@ class Agent:
 
     async def delete(self) -> None:
         cell_id = self._own()
-        if cell_id is not None and len(self.sources) > 3 and await self._call("delete_cell", cell_id=cell_id):
+        if (
+            cell_id is not None
+            and len(self.sources) > 3
+            and await self._call("delete_cell", cell_id=cell_id)
+        ):
             del self.sources[cell_id]
             self.printed.pop(cell_id, None)
 
@@ -177,8 +210,10 @@ async def test_a_person_typing_while_two_agents_edit_move_and_run_loses_nothing_
     async with browser(PATH) as peer, mcp_client() as first, mcp_client("legacy") as second:
         human_cells = peer.cell_ids()
         person = Person(peer, human_cells, random.Random(rng.random()))
-        agents = [Agent(name, client, human_cells, random.Random(rng.random()))
-                  for name, client in (("alpha", first), ("beta", second))]
+        agents = [
+            Agent(name, client, human_cells, random.Random(rng.random()))
+            for name, client in (("alpha", first), ("beta", second))
+        ]
         stop_typing = asyncio.Event()
         typing = asyncio.create_task(person.type_until(stop_typing))
         deadline = time.monotonic() + SOAK_SECONDS
@@ -188,13 +223,21 @@ async def test_a_person_typing_while_two_agents_edit_move_and_run_loses_nothing_
 
         async def server_cells() -> list[tuple[str, str, str]]:
             result = await first.call_tool("read_all_cells", {"notebook_path": PATH})
-            return [(c["cell_id"], c["cell_type"], c["source"]) for c in result.structured_content["cells"]]
+            return [
+                (c["cell_id"], c["cell_type"], c["source"])
+                for c in result.structured_content["cells"]
+            ]
 
         def peer_cells() -> list[tuple[str, str, str]]:
             return [(str(c["id"]), str(c["cell_type"]), str(c["source"])) for c in peer.nb.ycells]
 
-        live = await eventually(server_cells, "the browser and the server to agree",
-                                until=lambda seen: seen == peer_cells(), timeout=10, interval=0.1)
+        live = await eventually(
+            server_cells,
+            "the browser and the server to agree",
+            until=lambda seen: seen == peer_cells(),
+            timeout=10,
+            interval=0.1,
+        )
         disk = await wait_for_disk(jp_root_dir, PATH, lambda nb: _cells(nb) == live, timeout=10)
 
     errors = [error for agent in agents for error in agent.errors]
@@ -202,20 +245,28 @@ async def test_a_person_typing_while_two_agents_edit_move_and_run_loses_nothing_
     sources = {cell_id: source for cell_id, _, source in live}
     for cell_id, tokens in person.typed.items():
         lost = [token for token in tokens if token not in sources[cell_id]]
-        assert not lost, f"typed into cell {cell_id} and lost: {lost}; the cell holds {sources[cell_id]!r}"
+        assert not lost, (
+            f"typed into cell {cell_id} and lost: {lost}; the cell holds {sources[cell_id]!r}"
+        )
     for agent in agents:
         assert {cell_id: sources.get(cell_id) for cell_id in agent.sources} == agent.sources
     # On disk, nbformat keeps a stream's text as a list of lines.
-    outputs = {cell["id"]: "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
-               for cell in disk["cells"]}
+    outputs = {
+        cell["id"]: "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
+        for cell in disk["cells"]
+    }
     for agent in agents:
         for cell_id, expected in agent.printed.items():
             if cell_id in agent.sources:
-                assert outputs[cell_id] == expected, f"cell {cell_id} on disk shows {outputs[cell_id]!r}"
+                assert outputs[cell_id] == expected, (
+                    f"cell {cell_id} on disk shows {outputs[cell_id]!r}"
+                )
     moved = sum(agent.moves - agent.moves_refused for agent in agents)
     assert person.count > 20 and moved > 0 and sum(agent.calls for agent in agents) > 20, (
         f"the soak did too little: {person.count} tokens typed, {moved} moves done"
     )
-    print(f"soak: {SOAK_SECONDS:g} s, {person.count} tokens typed, "
-          f"{sum(a.calls for a in agents)} agent calls, {moved} moves done, "
-          f"{sum(a.moves_refused for a in agents)} moves refused while the person typed")
+    print(
+        f"soak: {SOAK_SECONDS:g} s, {person.count} tokens typed, "
+        f"{sum(a.calls for a in agents)} agent calls, {moved} moves done, "
+        f"{sum(a.moves_refused for a in agents)} moves refused while the person typed"
+    )

@@ -25,20 +25,46 @@ CELLS = [("markdown", "# Titel — ünïcode 🎉"), ("code", "x = 1\nprint(x)")
 # Tools that run code are called only with arguments that fail validation: random code in the
 # kernel (an endless loop, a restart) says nothing about argument handling and costs minutes.
 RUNS_CODE = {
-    "insert_execute_code_cell", "execute_cell", "execute_with_progress", "execute_code",
-    "interrupt_kernel", "restart_kernel",
+    "insert_execute_code_cell",
+    "execute_cell",
+    "execute_with_progress",
+    "execute_code",
+    "interrupt_kernel",
+    "restart_kernel",
 }
 # Tools that write outside the notebook: their valid calls are left to their own tests.
 CREATES_FILES = {"create_notebook", "prepare_notebook"}
 
-EDGE_STRINGS = st.sampled_from([
-    "", " ", ".", "..", "../escape.ipynb", "/etc/passwd", "C:\\Windows", "a\x00b", "x" * 300, "é" * 100,
-    "🎉", "e\u0301", NOTEBOOK, "missing.ipynb", "dir/", "*", "[", "**/*.ipynb", "\n", "$(id)",
-])
+EDGE_STRINGS = st.sampled_from(
+    [
+        "",
+        " ",
+        ".",
+        "..",
+        "../escape.ipynb",
+        "/etc/passwd",
+        "C:\\Windows",
+        "a\x00b",
+        "x" * 300,
+        "é" * 100,
+        "🎉",
+        "e\u0301",
+        NOTEBOOK,
+        "missing.ipynb",
+        "dir/",
+        "*",
+        "[",
+        "**/*.ipynb",
+        "\n",
+        "$(id)",
+    ]
+)
 EDGE_INTS = st.sampled_from([0, 1, 2, 3, -1, -3, -4, 10**6, -(10**6), 2**63, -(2**63) - 1])
 ANY_JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 
@@ -65,7 +91,9 @@ def _arguments(tool: Any) -> st.SearchStrategy[dict[str, Any]]:
     fields = {
         name: _value(schema) for name, schema in properties.items() if name != "notebook_path"
     }
-    notebook = st.sampled_from([NOTEBOOK, NOTEBOOK, "missing.ipynb", "../x.ipynb", "/abs.ipynb", ""])
+    notebook = st.sampled_from(
+        [NOTEBOOK, NOTEBOOK, "missing.ipynb", "../x.ipynb", "/abs.ipynb", ""]
+    )
     return st.tuples(
         st.fixed_dictionaries({}, optional={**fields, "notebook_path": notebook}),
         st.dictionaries(st.sampled_from(["unknown", "cellIndex", "path "]), ANY_JSON, max_size=1),
@@ -96,8 +124,12 @@ async def test_any_arguments_get_a_schema_valid_result_or_a_clear_error_and_fail
 
         async def snapshot() -> str:
             result = await client.call_tool("read_all_cells", {"notebook_path": NOTEBOOK})
-            return json.dumps([(c["cell_id"], c["cell_type"], c["source"])
-                               for c in result.structured_content["cells"]])
+            return json.dumps(
+                [
+                    (c["cell_id"], c["cell_type"], c["source"])
+                    for c in result.structured_content["cells"]
+                ]
+            )
 
         async def check(name: str, arguments: dict[str, Any]) -> None:
             before = await snapshot()
@@ -107,13 +139,17 @@ async def test_any_arguments_get_a_schema_valid_result_or_a_clear_error_and_fail
             assert root not in text, f"{name} showed the server's path: {text}"
             if result.is_error:
                 assert "failed unexpectedly" not in text, f"{name}({arguments!r}): {text}"
-                assert await snapshot() == before, f"the failed {name}({arguments!r}) changed the notebook"
+                assert await snapshot() == before, (
+                    f"the failed {name}({arguments!r}) changed the notebook"
+                )
             else:
-                jsonschema.validate(result.structured_content, schemas[name],
-                                    cls=jsonschema.Draft202012Validator)
+                jsonschema.validate(
+                    result.structured_content, schemas[name], cls=jsonschema.Draft202012Validator
+                )
 
-        @settings(max_examples=300, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         @given(data=st.data())
         def property_holds(data: st.DataObject) -> None:
             tool = data.draw(st.sampled_from(offered), label="tool")

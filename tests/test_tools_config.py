@@ -18,7 +18,10 @@ MAX_OUTPUT_CHARS = 80
 
 @pytest.fixture
 def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
-    jp_server_config["MCPExtensionApp"] = {"max_output_chars": MAX_OUTPUT_CHARS, "disabled_tools": ["delete_cell"]}
+    jp_server_config["MCPExtensionApp"] = {
+        "max_output_chars": MAX_OUTPUT_CHARS,
+        "disabled_tools": ["delete_cell"],
+    }
     return jp_server_config
 
 
@@ -31,18 +34,34 @@ TRACEBACK = [
 
 
 def outputs_notebook(root) -> str:
-    return write_notebook(root, "out.ipynb", [
-        nbformat.v4.new_markdown_cell("# Outputs"),
-        nbformat.v4.new_code_cell("for i in range(50): print(f'line {i:03d}')\n6 * 7\nshow()\n1/0", execution_count=5,
-                                  outputs=[
-            nbformat.v4.new_output("stream", name="stdout", text=LONG_STREAM),
-            nbformat.v4.new_output("execute_result", data={"text/plain": "42"}, execution_count=5),
-            nbformat.v4.new_output("display_data", data={"image/png": PNG_B64, "text/plain": "<Figure 640x480>"}),
-            nbformat.v4.new_output("display_data", data={"image/png": PNG_B64}),
-            nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="division by zero",
-                                   traceback=TRACEBACK),
-        ]),
-    ])
+    return write_notebook(
+        root,
+        "out.ipynb",
+        [
+            nbformat.v4.new_markdown_cell("# Outputs"),
+            nbformat.v4.new_code_cell(
+                "for i in range(50): print(f'line {i:03d}')\n6 * 7\nshow()\n1/0",
+                execution_count=5,
+                outputs=[
+                    nbformat.v4.new_output("stream", name="stdout", text=LONG_STREAM),
+                    nbformat.v4.new_output(
+                        "execute_result", data={"text/plain": "42"}, execution_count=5
+                    ),
+                    nbformat.v4.new_output(
+                        "display_data",
+                        data={"image/png": PNG_B64, "text/plain": "<Figure 640x480>"},
+                    ),
+                    nbformat.v4.new_output("display_data", data={"image/png": PNG_B64}),
+                    nbformat.v4.new_output(
+                        "error",
+                        ename="ZeroDivisionError",
+                        evalue="division by zero",
+                        traceback=TRACEBACK,
+                    ),
+                ],
+            ),
+        ],
+    )
 
 
 async def test_outputs_are_capped_summarised_and_free_of_ansi(mcp_client, jp_root_dir):
@@ -56,19 +75,32 @@ async def test_outputs_are_capped_summarised_and_free_of_ansi(mcp_client, jp_roo
 
         # Long text keeps its head and tail and says how much was cut.
         assert stream["output_type"] == "stream"
-        assert stream["text"] == (LONG_STREAM[:head] + f"\n[... {cut} characters omitted ...]\n" + LONG_STREAM[-tail:])
+        assert stream["text"] == (
+            LONG_STREAM[:head] + f"\n[... {cut} characters omitted ...]\n" + LONG_STREAM[-tail:]
+        )
         assert stream["omitted"] == [f"{cut} characters of text"]
 
         assert result == {"output_type": "execute_result", "text": "42", "omitted": []}
 
         # Images are never inlined: the text/plain stands in, the image is named by MIME type and size.
-        assert figure == {"output_type": "display_data", "text": "<Figure 640x480>", "omitted": ["image/png (3.0 KB)"]}
-        assert image == {"output_type": "display_data", "text": "", "omitted": ["image/png (3.0 KB)"]}
+        assert figure == {
+            "output_type": "display_data",
+            "text": "<Figure 640x480>",
+            "omitted": ["image/png (3.0 KB)"],
+        }
+        assert image == {
+            "output_type": "display_data",
+            "text": "",
+            "omitted": ["image/png (3.0 KB)"],
+        }
         assert PNG_B64[:40] not in str(cell)
 
         # Tracebacks arrive without terminal colour codes.
-        assert error == {"output_type": "error", "omitted": [],
-                         "text": "ZeroDivisionError: division by zero\nZeroDivisionError    Traceback\n----> 1 1/0"}
+        assert error == {
+            "output_type": "error",
+            "omitted": [],
+            "text": "ZeroDivisionError: division by zero\nZeroDivisionError    Traceback\n----> 1 1/0",
+        }
 
         # The text content the model reads says the same.
         text = await invoke_text(client, "read_all_cells", notebook_path="out.ipynb")
@@ -80,7 +112,9 @@ async def test_outputs_are_capped_summarised_and_free_of_ansi(mcp_client, jp_roo
         # read_cell and detailed read_notebook summarise the same way; brief read_notebook only counts.
         one = (await invoke(client, "read_cell", notebook_path="out.ipynb", cell_index=1))["cell"]
         assert one == cell
-        detailed = await invoke(client, "read_notebook", notebook_path="out.ipynb", offset=1, detail="detailed")
+        detailed = await invoke(
+            client, "read_notebook", notebook_path="out.ipynb", offset=1, detail="detailed"
+        )
         assert detailed["cells"][0] == cell
         brief = await invoke(client, "read_notebook", notebook_path="out.ipynb", offset=1)
         assert brief["cells"][0]["output_count"] == 5 and brief["cells"][0].get("outputs") is None
@@ -102,7 +136,9 @@ async def test_disabled_tool_is_not_listed_and_refused(mcp_client, make_notebook
         cells = (await invoke(client, "read_all_cells", notebook_path="d.ipynb"))["cells"]
         assert [c["source"] for c in cells] == ["keep"]
         # The other editing tools still work.
-        await invoke(client, "overwrite_cell_source", notebook_path="d.ipynb", cell_index=0, source="kept")
+        await invoke(
+            client, "overwrite_cell_source", notebook_path="d.ipynb", cell_index=0, source="kept"
+        )
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])

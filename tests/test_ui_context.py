@@ -23,14 +23,13 @@ from urllib.parse import parse_qs, urlsplit
 import httpx2
 import pytest
 import websockets
-from traitlets import TraitError
-
 from conftest import call, call_error, login_with_cookie
 from jupyter_server.auth import Authorizer, IdentityProvider, User
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from peer import open_peer
 from tool_helpers import invoke
+from traitlets import TraitError
 
 UI_ACTIONS = {"current-changed", "open-notebook", "show-cell"}
 OWNER = "server-owner"  # who a token holder is, with Jupyter's own identity provider
@@ -95,7 +94,9 @@ class EventBus:
                     return event
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not await self._receive(remaining):
-                raise AssertionError(f"no UI event with {match} within {timeout} s; got {self._unclaimed}")
+                raise AssertionError(
+                    f"no UI event with {match} within {timeout} s; got {self._unclaimed}"
+                )
 
     async def expect_none(self, within: float = ABSENCE_WAIT, **match: Any) -> None:
         """No UI event with these fields arrives (or has arrived) within ``within`` seconds."""
@@ -116,7 +117,9 @@ def event_bus(server_url: str, token: str):
     (``as_token=`` another user's token; ``path=`` another websocket, e.g. Jupyter's event bus)."""
 
     @contextlib.asynccontextmanager
-    async def subscribe(*, as_token: str | None = None, path: str = UI_EVENTS) -> AsyncIterator[EventBus]:
+    async def subscribe(
+        *, as_token: str | None = None, path: str = UI_EVENTS
+    ) -> AsyncIterator[EventBus]:
         url = "ws" + server_url.removeprefix("http") + path
         headers = {"Authorization": f"token {as_token or token}"}
         async with websockets.connect(url, additional_headers=headers, proxy=None) as websocket:
@@ -128,7 +131,9 @@ def event_bus(server_url: str, token: str):
 # -- the REST API --------------------------------------------------------------------------------
 
 
-async def test_current_notebook_api_refuses_anonymous_requests_like_jupyters_own_api(api, server_url, current_url):
+async def test_current_notebook_api_refuses_anonymous_requests_like_jupyters_own_api(
+    api, server_url, current_url
+):
     async with api(authenticated=False) as http:
         mine = await http.get(current_url)
         contents = await http.get(server_url + "api/contents")
@@ -142,10 +147,18 @@ async def test_current_notebook_is_none_until_chosen(api, current_url):
         response = await http.get(current_url)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
-    assert response.json() == {"path": None, "source": None, "updated_at": None, "window": None, "principal": OWNER}
+    assert response.json() == {
+        "path": None,
+        "source": None,
+        "updated_at": None,
+        "window": None,
+        "principal": OWNER,
+    }
 
 
-async def test_a_reported_notebook_is_what_path_less_tool_calls_act_on(api, current_url, mcp_client, make_notebook):
+async def test_a_reported_notebook_is_what_path_less_tool_calls_act_on(
+    api, current_url, mcp_client, make_notebook
+):
     make_notebook("a.ipynb", [("markdown", "# A")])
     make_notebook("sub/c.ipynb")
     async with api() as http:
@@ -170,7 +183,9 @@ async def test_a_reported_notebook_is_what_path_less_tool_calls_act_on(api, curr
         await invoke(client, "get_notebook_info", expect_path="sub/c.ipynb")
 
 
-async def test_reporting_a_missing_notebook_is_refused_with_close_matches(api, current_url, make_notebook):
+async def test_reporting_a_missing_notebook_is_refused_with_close_matches(
+    api, current_url, make_notebook
+):
     make_notebook("analysis.ipynb")
     async with api() as http:
         await http.put(current_url, json={"path": "analysis.ipynb"})
@@ -217,18 +232,36 @@ async def test_reporting_a_path_that_is_not_a_notebook_in_the_root_is_refused(
         (b'{"path": "a.ipynb", "focus": true}', ["'focus'", "valid keys: path, window, open"]),
         (b'{"path": 3}', ["'path' must be a string or null"]),
         (b'{"path": ["a.ipynb"]}', ["'path' must be a string or null"]),
-        (json.dumps({"path": "a.ipynb", "window": "w" * 101}).encode(), ["'window'", "1-100 characters"]),
+        (
+            json.dumps({"path": "a.ipynb", "window": "w" * 101}).encode(),
+            ["'window'", "1-100 characters"],
+        ),
         (b'{"path": "a.ipynb", "window": ""}', ["'window'", "1-100 characters"]),
         (b'{"path": "a.ipynb", "window": 7}', ["'window'", "1-100 characters"]),
         (b'{"path": "a.ipynb", "open": "yes"}', ["'open' must be true or false"]),
     ],
-    ids=["bad-json", "empty", "not-an-object", "no-path", "unknown-key", "path-number", "path-list",
-         "window-too-long", "window-empty", "window-number", "open-not-bool"],
+    ids=[
+        "bad-json",
+        "empty",
+        "not-an-object",
+        "no-path",
+        "unknown-key",
+        "path-number",
+        "path-list",
+        "window-too-long",
+        "window-empty",
+        "window-number",
+        "open-not-bool",
+    ],
 )
-async def test_a_malformed_report_is_refused_naming_what_is_valid(api, current_url, make_notebook, body, expected):
+async def test_a_malformed_report_is_refused_naming_what_is_valid(
+    api, current_url, make_notebook, body, expected
+):
     make_notebook("a.ipynb")
     async with api() as http:
-        response = await http.put(current_url, content=body, headers={"Content-Type": "application/json"})
+        response = await http.put(
+            current_url, content=body, headers={"Content-Type": "application/json"}
+        )
         assert response.status_code == 400
         message = error_message(response)
         for part in expected:
@@ -236,10 +269,14 @@ async def test_a_malformed_report_is_refused_naming_what_is_valid(api, current_u
         assert (await http.get(current_url)).json()["path"] is None
 
 
-async def test_reporting_null_clears_the_current_notebook(api, current_url, mcp_client, make_notebook):
+async def test_reporting_null_clears_the_current_notebook(
+    api, current_url, mcp_client, make_notebook
+):
     make_notebook("a.ipynb")
     async with api() as http:
-        assert (await http.put(current_url, json={"path": "a.ipynb", "window": "w1"})).status_code == 200
+        assert (
+            await http.put(current_url, json={"path": "a.ipynb", "window": "w1"})
+        ).status_code == 200
         cleared = await http.put(current_url, json={"path": None, "window": "w1"})
         assert cleared.status_code == 200
         assert cleared.json()["path"] is None
@@ -251,12 +288,16 @@ async def test_reporting_null_clears_the_current_notebook(api, current_url, mcp_
     assert listing["current_notebook"] is None
 
 
-async def test_the_newer_of_a_report_and_prepare_notebook_wins(api, current_url, mcp_client, make_notebook):
+async def test_the_newer_of_a_report_and_prepare_notebook_wins(
+    api, current_url, mcp_client, make_notebook
+):
     make_notebook("a.ipynb")
     make_notebook("b.ipynb")
     async with api() as http, mcp_client() as client:
         # A window reports a, then an agent prepares b: b.
-        assert (await http.put(current_url, json={"path": "a.ipynb", "window": "w1"})).status_code == 200
+        assert (
+            await http.put(current_url, json={"path": "a.ipynb", "window": "w1"})
+        ).status_code == 200
         await invoke(client, "prepare_notebook", notebook_path="b.ipynb")
         await invoke(client, "get_notebook_info", expect_path="b.ipynb")
         state = (await http.get(current_url)).json()
@@ -264,14 +305,18 @@ async def test_the_newer_of_a_report_and_prepare_notebook_wins(api, current_url,
 
         # The agent prepares b, then the window reports a: a.
         await invoke(client, "prepare_notebook", notebook_path="b.ipynb")
-        assert (await http.put(current_url, json={"path": "a.ipynb", "window": "w1"})).status_code == 200
+        assert (
+            await http.put(current_url, json={"path": "a.ipynb", "window": "w1"})
+        ).status_code == 200
         await invoke(client, "get_notebook_info", expect_path="a.ipynb")
         later = (await http.get(current_url)).json()
         assert (later["path"], later["source"]) == ("a.ipynb", "w1")
         assert later["updated_at"] >= state["updated_at"]
 
 
-async def test_a_cookie_report_without_the_xsrf_header_is_refused(server_url, current_url, token, make_notebook):
+async def test_a_cookie_report_without_the_xsrf_header_is_refused(
+    server_url, current_url, token, make_notebook
+):
     make_notebook("a.ipynb")
     make_notebook("b.ipynb")
     async with httpx2.AsyncClient(timeout=30) as browser_like:
@@ -281,7 +326,9 @@ async def test_a_cookie_report_without_the_xsrf_header_is_refused(server_url, cu
         assert "xsrf" in error_message(refused).lower()
         assert (await browser_like.get(current_url)).json()["path"] is None
         # The same request as JupyterLab sends it (with the header) is accepted.
-        accepted = await browser_like.put(current_url, json={"path": "b.ipynb"}, headers={"X-XSRFToken": xsrf})
+        accepted = await browser_like.put(
+            current_url, json={"path": "b.ipynb"}, headers={"X-XSRFToken": xsrf}
+        )
         assert accepted.status_code == 200, accepted.text
         assert (await browser_like.get(current_url)).json()["path"] == "b.ipynb"
 
@@ -295,7 +342,9 @@ async def test_prepare_notebook_opens_it_in_the_window_used_last(
     make_notebook("a.ipynb")
     make_notebook("b.ipynb")
     async with event_bus() as bus, api() as http, mcp_client() as client:
-        assert (await http.put(current_url, json={"path": "a.ipynb", "window": "w1"})).status_code == 200
+        assert (
+            await http.put(current_url, json={"path": "a.ipynb", "window": "w1"})
+        ).status_code == 200
         reported = await bus.expect(action="current-changed", path="a.ipynb")
         assert (reported["source"], reported["principal"]) == ("w1", OWNER)
 
@@ -312,12 +361,17 @@ async def test_open_requests_go_to_the_window_turned_to_last_or_to_all_once_it_c
     make_notebook("a.ipynb")
     make_notebook("b.ipynb")
     async with event_bus() as bus, api() as http, mcp_client() as client:
-        assert (await http.put(current_url, json={"path": "a.ipynb", "window": "w1"})).status_code == 200
+        assert (
+            await http.put(current_url, json={"path": "a.ipynb", "window": "w1"})
+        ).status_code == 200
         # The user turns to a window showing no notebook: the current notebook stays, the window moves.
         turned = await http.put(current_url, json={"window": "w2"})
         assert turned.status_code == 200
         assert {k: turned.json()[k] for k in ("path", "source", "window")} == {
-            "path": "a.ipynb", "source": "w1", "window": "w2"}
+            "path": "a.ipynb",
+            "source": "w1",
+            "window": "w2",
+        }
         await bus.expect(action="current-changed", path="a.ipynb", window="w2")
         await invoke(client, "prepare_notebook", notebook_path="b.ipynb")
         assert (await bus.expect(action="open-notebook"))["window"] == "w2"
@@ -348,43 +402,67 @@ async def test_a_report_with_open_opens_the_notebook_in_jupyterlab(
         assert changed["source"] == "api"
 
 
-async def test_a_report_from_a_window_does_not_reopen_the_notebook(api, current_url, event_bus, make_notebook):
+async def test_a_report_from_a_window_does_not_reopen_the_notebook(
+    api, current_url, event_bus, make_notebook
+):
     make_notebook("a.ipynb")
     make_notebook("b.ipynb")
     async with event_bus() as bus, api() as http:
-        response = await http.put(current_url, json={"path": "a.ipynb", "window": "w1", "open": False})
+        response = await http.put(
+            current_url, json={"path": "a.ipynb", "window": "w1", "open": False}
+        )
         assert response.status_code == 200, response.text
         assert (await bus.expect(action="current-changed", path="a.ipynb"))["source"] == "w1"
         await bus.expect_none(action="open-notebook")
 
         # The bus is alive: a platform's request to open b goes to the window used last.
-        assert (await http.put(current_url, json={"path": "b.ipynb", "open": True})).status_code == 200
+        assert (
+            await http.put(current_url, json={"path": "b.ipynb", "open": True})
+        ).status_code == 200
         opened = await bus.expect(action="open-notebook")
         assert (opened["path"], opened["window"]) == ("b.ipynb", "w1")
 
 
-async def test_agent_edits_in_a_notebook_on_screen_show_the_cell(event_bus, browser, mcp_client, make_notebook):
+async def test_agent_edits_in_a_notebook_on_screen_show_the_cell(
+    event_bus, browser, mcp_client, make_notebook
+):
     make_notebook("a.ipynb", [("markdown", "# Title"), ("code", "x = 1")])
     async with browser("a.ipynb") as peer, event_bus() as bus, mcp_client() as client:
-        appended = await call(client, "append_code_cell", notebook_path="a.ipynb", source="print(x)")
+        appended = await call(
+            client, "append_code_cell", notebook_path="a.ipynb", source="print(x)"
+        )
         shown = await bus.expect(action="show-cell")
         assert shown == {
-            "action": "show-cell", "principal": OWNER, "path": "a.ipynb",
-            "cell_id": appended["cell_id"], "cell_index": 2, "reason": "edit",
+            "action": "show-cell",
+            "principal": OWNER,
+            "path": "a.ipynb",
+            "cell_id": appended["cell_id"],
+            "cell_index": 2,
+            "reason": "edit",
         }
         await peer.wait_until(lambda: peer.sources()[-1] == "print(x)")
 
         first = peer.cell_ids()[1]
-        await call(client, "overwrite_cell_source", notebook_path="a.ipynb", cell_index=1, source="x = 2")
+        await call(
+            client, "overwrite_cell_source", notebook_path="a.ipynb", cell_index=1, source="x = 2"
+        )
         shown = await bus.expect(action="show-cell")
         assert (shown["cell_id"], shown["cell_index"], shown["reason"]) == (first, 1, "edit")
 
-        await call(client, "edit_cell_source", notebook_path="a.ipynb", cell_id=appended["cell_id"],
-                   old_text="x", new_text="x * 2")
+        await call(
+            client,
+            "edit_cell_source",
+            notebook_path="a.ipynb",
+            cell_id=appended["cell_id"],
+            old_text="x",
+            new_text="x * 2",
+        )
         shown = await bus.expect(action="show-cell")
         assert (shown["cell_id"], shown["cell_index"]) == (appended["cell_id"], 2)
 
-        await call(client, "move_cell", notebook_path="a.ipynb", cell_id=appended["cell_id"], to_index=0)
+        await call(
+            client, "move_cell", notebook_path="a.ipynb", cell_id=appended["cell_id"], to_index=0
+        )
         shown = await bus.expect(action="show-cell")
         assert (shown["cell_id"], shown["cell_index"]) == (appended["cell_id"], 0)
 
@@ -399,8 +477,15 @@ async def test_agent_runs_in_a_notebook_on_screen_show_the_cell_as_it_starts(
         assert (shown["cell_id"], shown["cell_index"]) == (ran["cell_id"], 0)
 
         # Shown when it starts, not when it ends: the event comes while a slow cell still runs.
-        running = asyncio.ensure_future(call(client, "insert_execute_code_cell", notebook_path="a.ipynb",
-                                             source="time.sleep(3)", timeout=60))
+        running = asyncio.ensure_future(
+            call(
+                client,
+                "insert_execute_code_cell",
+                notebook_path="a.ipynb",
+                source="time.sleep(3)",
+                timeout=60,
+            )
+        )
         try:
             shown = await bus.expect(action="show-cell", reason="execute", timeout=2.5)
             assert not running.done()
@@ -410,12 +495,16 @@ async def test_agent_runs_in_a_notebook_on_screen_show_the_cell_as_it_starts(
         assert shown["cell_id"] == inserted["cell_id"]
 
 
-async def test_agent_edits_in_a_notebook_nobody_has_open_show_nothing(event_bus, browser, mcp_client, make_notebook):
+async def test_agent_edits_in_a_notebook_nobody_has_open_show_nothing(
+    event_bus, browser, mcp_client, make_notebook
+):
     make_notebook("a.ipynb", [("code", "x = 1")])
     make_notebook("b.ipynb", [("code", "y = 1")])
     async with browser("a.ipynb"), event_bus() as bus, mcp_client() as client:
         await call(client, "append_code_cell", notebook_path="b.ipynb", source="y")
-        await call(client, "overwrite_cell_source", notebook_path="b.ipynb", cell_index=0, source="y = 2")
+        await call(
+            client, "overwrite_cell_source", notebook_path="b.ipynb", cell_index=0, source="y = 2"
+        )
         await bus.expect_none(action="show-cell")
 
         # The same edit in the notebook the browser has open is shown: the bus was listening.
@@ -439,37 +528,61 @@ TWO_USERS = {"ServerApp": {"identity_provider_class": TwoUsers}}
 
 
 @pytest.mark.parametrize("jp_server_config", [TWO_USERS], indirect=True, ids=["two-users"])
-async def test_each_user_receives_only_their_own_ui_events(server_url, current_url, mcp_url, event_bus, make_notebook):
+async def test_each_user_receives_only_their_own_ui_events(
+    server_url, current_url, mcp_url, event_bus, make_notebook
+):
     make_notebook("alice.ipynb")
     make_notebook("bob.ipynb")
     async with contextlib.AsyncExitStack() as stack:
         alice = await stack.enter_async_context(event_bus(as_token="alice-token"))
         bob = await stack.enter_async_context(event_bus(as_token="bob-token"))
         # What anyone subscribed to Jupyter's own event bus would see.
-        bus_of_bob = await stack.enter_async_context(event_bus(as_token="bob-token", path=JUPYTER_EVENT_BUS))
+        bus_of_bob = await stack.enter_async_context(
+            event_bus(as_token="bob-token", path=JUPYTER_EVENT_BUS)
+        )
         as_alice = await stack.enter_async_context(
-            httpx2.AsyncClient(headers={"Authorization": "token alice-token"}, timeout=30))
+            httpx2.AsyncClient(headers={"Authorization": "token alice-token"}, timeout=30)
+        )
         as_bob = await stack.enter_async_context(
-            httpx2.AsyncClient(headers={"Authorization": "token bob-token"}, timeout=30))
+            httpx2.AsyncClient(headers={"Authorization": "token bob-token"}, timeout=30)
+        )
 
         put = await as_alice.put(current_url, json={"path": "alice.ipynb", "window": "alice-w"})
         assert put.status_code == 200 and put.json()["principal"] == "alice"
-        await alice.expect(action="current-changed", path="alice.ipynb", window="alice-w", principal="alice")
-        assert (await as_alice.put(current_url, json={"path": "alice.ipynb", "open": True})).status_code == 200
+        await alice.expect(
+            action="current-changed", path="alice.ipynb", window="alice-w", principal="alice"
+        )
+        assert (
+            await as_alice.put(current_url, json={"path": "alice.ipynb", "open": True})
+        ).status_code == 200
         opened = await alice.expect(action="open-notebook")
-        assert (opened["path"], opened["window"], opened["principal"]) == ("alice.ipynb", "alice-w", "alice")
+        assert (opened["path"], opened["window"], opened["principal"]) == (
+            "alice.ipynb",
+            "alice-w",
+            "alice",
+        )
 
-        assert (await as_bob.put(current_url, json={"path": "bob.ipynb", "open": True})).status_code == 200
+        assert (
+            await as_bob.put(current_url, json={"path": "bob.ipynb", "open": True})
+        ).status_code == 200
         await bob.expect(action="open-notebook", path="bob.ipynb", principal="bob")
         await bob.expect(action="current-changed", path="bob.ipynb", principal="bob")
 
         # Alice's agent edits the notebook her browser shows: her window follows, nobody else's.
-        async with open_peer(server_url, "alice-token", "alice.ipynb"), \
-                httpx2.AsyncClient(headers={"Authorization": "Bearer alice-token"}, timeout=30) as http, \
-                Client(streamable_http_client(mcp_url, http_client=http)) as agent:
-            appended = await call(agent, "append_code_cell", notebook_path="alice.ipynb", source="x = 1")
+        async with (
+            open_peer(server_url, "alice-token", "alice.ipynb"),
+            httpx2.AsyncClient(headers={"Authorization": "Bearer alice-token"}, timeout=30) as http,
+            Client(streamable_http_client(mcp_url, http_client=http)) as agent,
+        ):
+            appended = await call(
+                agent, "append_code_cell", notebook_path="alice.ipynb", source="x = 1"
+            )
             shown = await alice.expect(action="show-cell")
-            assert (shown["path"], shown["cell_id"], shown["principal"]) == ("alice.ipynb", appended["cell_id"], "alice")
+            assert (shown["path"], shown["cell_id"], shown["principal"]) == (
+                "alice.ipynb",
+                appended["cell_id"],
+                "alice",
+            )
 
         await bob.expect_none(principal="alice")
         await bus_of_bob.expect_none()
@@ -493,12 +606,18 @@ class NoMCPAuthorizer(Authorizer):
         return resource != "mcp"
 
 
-@pytest.mark.parametrize("jp_server_config", [{"ServerApp": {"authorizer_class": NoMCPAuthorizer}}],
-                         indirect=True, ids=["no-mcp"])
+@pytest.mark.parametrize(
+    "jp_server_config",
+    [{"ServerApp": {"authorizer_class": NoMCPAuthorizer}}],
+    indirect=True,
+    ids=["no-mcp"],
+)
 async def test_ui_events_are_refused_to_a_user_not_allowed_mcp(server_url, token):
     url = "ws" + server_url.removeprefix("http") + UI_EVENTS
     with pytest.raises(websockets.InvalidStatus) as refused:
-        async with websockets.connect(url, additional_headers={"Authorization": f"token {token}"}, proxy=None):
+        async with websockets.connect(
+            url, additional_headers={"Authorization": f"token {token}"}, proxy=None
+        ):
             pass
     assert refused.value.response.status_code == 403
 
@@ -508,19 +627,28 @@ async def test_ui_events_are_refused_to_a_user_not_allowed_mcp(server_url, token
 
 def csp_directives(response: httpx2.Response) -> dict[str, str]:
     policy = response.headers["content-security-policy"]
-    return {part.strip().split(" ", 1)[0]: part.strip() for part in policy.split(";") if part.strip()}
+    return {
+        part.strip().split(" ", 1)[0]: part.strip() for part in policy.split(";") if part.strip()
+    }
 
 
 WITH_JUPYTERLAB = {  # JupyterLab's page too, to see what the frontend is sent
     "jpserver_extensions": {
-        "jupyter_mcp_ext": True, "jupyter_server_ydoc": True, "jupyter_server_fileid": True, "jupyterlab": True,
+        "jupyter_mcp_ext": True,
+        "jupyter_server_ydoc": True,
+        "jupyter_server_fileid": True,
+        "jupyterlab": True,
     },
 }
 
-LAB_PAGE_CONFIG = re.compile(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', re.S)
+LAB_PAGE_CONFIG = re.compile(
+    r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', re.S
+)
 
 
-@pytest.mark.parametrize("jp_server_config", [{"ServerApp": WITH_JUPYTERLAB}], indirect=True, ids=["lab"])
+@pytest.mark.parametrize(
+    "jp_server_config", [{"ServerApp": WITH_JUPYTERLAB}], indirect=True, ids=["lab"]
+)
 async def test_by_default_only_the_servers_own_origin_may_frame_jupyterlab(
     api, server_url, jp_serverapp, make_notebook
 ):
@@ -533,11 +661,15 @@ async def test_by_default_only_the_servers_own_origin_may_frame_jupyterlab(
         assert csp_directives(response)["frame-ancestors"] == "frame-ancestors 'self'"
     config = json.loads(jp_serverapp.web_app.settings["page_config_data"]["jupyterMcpExt"])
     assert config == {"allowedOrigins": [], "mcpPath": "mcp"}
-    assert json.loads(json.loads(LAB_PAGE_CONFIG.search(lab.text).group(1))["jupyterMcpExt"]) == config
+    assert (
+        json.loads(json.loads(LAB_PAGE_CONFIG.search(lab.text).group(1))["jupyterMcpExt"]) == config
+    )
 
 
 EMBEDDING = {
-    "MCPExtensionApp": {"allowed_frame_origins": ["http://platform.example:3000", "https://Chat.Example.com:443/"]},
+    "MCPExtensionApp": {
+        "allowed_frame_origins": ["http://platform.example:3000", "https://Chat.Example.com:443/"]
+    },
     "ServerApp": WITH_JUPYTERLAB,
 }
 
@@ -565,8 +697,17 @@ async def test_allowed_frame_origins_may_frame_jupyterlab_and_reach_the_frontend
 
 @pytest.mark.parametrize(
     "origin",
-    ["platform.example.com", "https://x.com/path", "*", "https://*.example.com", "ftp://x.com",
-     "https://user@x.com", "https://x.com?a=1", "http://x.com:99999", "http://x.com:abc"],
+    [
+        "platform.example.com",
+        "https://x.com/path",
+        "*",
+        "https://*.example.com",
+        "ftp://x.com",
+        "https://user@x.com",
+        "https://x.com?a=1",
+        "http://x.com:99999",
+        "http://x.com:abc",
+    ],
 )
 def test_an_allowed_frame_origin_that_is_not_an_origin_is_refused_with_an_example(origin):
     from jupyter_mcp_ext.app import MCPExtensionApp
@@ -598,7 +739,9 @@ def test_allowed_frame_origins_are_written_as_browsers_send_them(origin, normali
 # -- the demo page --------------------------------------------------------------------------------
 
 
-async def test_the_demo_page_sends_anonymous_visitors_to_the_login_page(api, server_url, jp_base_url):
+async def test_the_demo_page_sends_anonymous_visitors_to_the_login_page(
+    api, server_url, jp_base_url
+):
     async with api(authenticated=False) as http:
         response = await http.get(server_url + "mcp/demo")
     assert response.status_code == 302
@@ -607,20 +750,29 @@ async def test_the_demo_page_sends_anonymous_visitors_to_the_login_page(api, ser
     assert parse_qs(location.query)["next"] == [jp_base_url + "mcp/demo"]
 
 
-async def test_the_demo_page_frames_jupyterlab_beside_mcp_controls(server_url, token, http_server_port):
+async def test_the_demo_page_frames_jupyterlab_beside_mcp_controls(
+    server_url, token, http_server_port
+):
     origin = f"http://127.0.0.1:{http_server_port[-1]}"
-    async with httpx2.AsyncClient(timeout=30) as visitor:  # a browser: keeps the cookies it is given
+    async with httpx2.AsyncClient(
+        timeout=30
+    ) as visitor:  # a browser: keeps the cookies it is given
         page = await visitor.get(f"{server_url}mcp/demo?token={token}")
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")
         assert re.search(r"<iframe\b[^>]*>", page.text)
-        config = json.loads(re.search(r'<script id="demo-config" type="application/json">(.*?)</script>',
-                                      page.text, re.S).group(1))
+        config = json.loads(
+            re.search(
+                r'<script id="demo-config" type="application/json">(.*?)</script>', page.text, re.S
+            ).group(1)
+        )
         assert config["mcpUrl"] == urlsplit(server_url).path + "mcp"
         assert config["xsrfToken"]
 
         script = re.search(r'<script src="([^"]*demo\.js[^"]*)"', page.text).group(1)
-        js = await visitor.get(origin + script if script.startswith("/") else server_url + "mcp/" + script)
+        js = await visitor.get(
+            origin + script if script.startswith("/") else server_url + "mcp/" + script
+        )
         assert js.status_code == 200
         assert "javascript" in js.headers["content-type"]
         assert "demo-config" in js.text  # the script that reads the page's config
@@ -628,15 +780,27 @@ async def test_the_demo_page_frames_jupyterlab_beside_mcp_controls(server_url, t
         # The page's own requests (login cookie + its xsrfToken) reach the MCP endpoint.
         mcp = await visitor.post(
             origin + config["mcpUrl"],
-            json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "demo", "version": "0"}}},
-            headers={"Accept": "application/json, text/event-stream", "X-XSRFToken": config["xsrfToken"]},
+            json={
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "demo", "version": "0"},
+                },
+            },
+            headers={
+                "Accept": "application/json, text/event-stream",
+                "X-XSRFToken": config["xsrfToken"],
+            },
         )
         assert mcp.status_code == 200, mcp.text
 
 
-@pytest.mark.parametrize("jp_server_config", [{"MCPExtensionApp": {"demo_page": False}}], indirect=True,
-                         ids=["demo-off"])
+@pytest.mark.parametrize(
+    "jp_server_config", [{"MCPExtensionApp": {"demo_page": False}}], indirect=True, ids=["demo-off"]
+)
 async def test_the_demo_page_can_be_turned_off(api, server_url, mcp_client, make_notebook):
     make_notebook("a.ipynb")
     async with api() as http:
@@ -651,7 +815,10 @@ async def test_the_demo_page_can_be_turned_off(api, server_url, mcp_client, make
 
 def test_the_labextension_is_installed_and_enabled():
     listing = subprocess.run(
-        [sys.executable, "-m", "jupyter", "labextension", "list"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "jupyter", "labextension", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert listing.returncode == 0, listing.stderr
     output = re.sub(r"\x1b\[[0-9;]*m", "", listing.stdout + listing.stderr)  # no colours

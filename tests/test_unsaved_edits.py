@@ -54,7 +54,8 @@ def full_disk(root: Path) -> Iterator[None]:
 
 
 FAILURES: dict[str, Callable[[Path], contextlib.AbstractContextManager[None]]] = {
-    "read-only file": read_only_file, "full disk": full_disk,
+    "read-only file": read_only_file,
+    "full disk": full_disk,
 }
 
 
@@ -98,24 +99,42 @@ async def test_edits_that_cannot_be_saved_are_reported_kept_and_saved_once_the_d
     async with mcp_client() as client:
         await invoke(client, "read_notebook", notebook_path=PATH)
         with FAILURES[failure](jp_root_dir):
-            appended = await invoke(client, "append_code_cell", notebook_path=PATH, source="answer = 42")
+            appended = await invoke(
+                client, "append_code_cell", notebook_path=PATH, source="answer = 42"
+            )
             for _ in range(100):  # the room saves a moment after the edit
                 if await _warning(client):
                     break
                 await asyncio.sleep(0.1)
             warning = await _warning(client)
             assert warning and f"changes to {PATH} are not saved" in warning, warning
-            assert ("read-only" if failure == "read-only file" else "disk is full") in warning, warning
-            edited = await client.call_tool("edit_cell_source", {
-                "notebook_path": PATH, "cell_id": appended["cell_id"], "old_text": "42", "new_text": "43"})
-            assert not edited.is_error and "Warning: the changes to keep.ipynb are not saved" in edited.content[0].text
+            assert ("read-only" if failure == "read-only file" else "disk is full") in warning, (
+                warning
+            )
+            edited = await client.call_tool(
+                "edit_cell_source",
+                {
+                    "notebook_path": PATH,
+                    "cell_id": appended["cell_id"],
+                    "old_text": "42",
+                    "new_text": "43",
+                },
+            )
+            assert (
+                not edited.is_error
+                and "Warning: the changes to keep.ipynb are not saved" in edited.content[0].text
+            )
             assert edited.structured_content["warnings"] == [warning]
 
             await asyncio.sleep(10 * IDLE_CLOSE_DELAY)  # idle long enough for the room to close
             cells = (await invoke(client, "read_all_cells", notebook_path=PATH))["cells"]
             assert [c["source"] for c in cells] == ["# Kept", "answer = 43"]
-            assert disk_sources(await wait_for_disk(jp_root_dir, PATH, lambda nb: True)) == [("markdown", "# Kept")]
+            assert disk_sources(await wait_for_disk(jp_root_dir, PATH, lambda nb: True)) == [
+                ("markdown", "# Kept")
+            ]
 
-        on_disk = await wait_for_disk(jp_root_dir, PATH, lambda nb: len(nb["cells"]) == 2, timeout=20)
+        on_disk = await wait_for_disk(
+            jp_root_dir, PATH, lambda nb: len(nb["cells"]) == 2, timeout=20
+        )
         assert disk_sources(on_disk) == [("markdown", "# Kept"), ("code", "answer = 43")]
         assert await _warning(client) is None

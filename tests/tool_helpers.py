@@ -17,16 +17,46 @@ from mcp.client.streamable_http import streamable_http_client
 from support import eventually, read_disk, write_notebook
 
 ALL_TOOLS = {
-    "list_notebooks", "create_notebook", "prepare_notebook", "get_notebook_info", "read_all_cells",
-    "append_markdown_cell", "append_code_cell", "list_files", "read_notebook", "read_cell", "insert_cell",
-    "overwrite_cell_source", "edit_cell_source", "delete_cell", "move_cell", "clear_cell_output",
-    "insert_execute_code_cell", "execute_cell", "execute_with_progress", "execute_code", "interrupt_kernel",
-    "restart_kernel", "list_kernels",
+    "list_notebooks",
+    "create_notebook",
+    "prepare_notebook",
+    "get_notebook_info",
+    "read_all_cells",
+    "append_markdown_cell",
+    "append_code_cell",
+    "list_files",
+    "read_notebook",
+    "read_cell",
+    "insert_cell",
+    "overwrite_cell_source",
+    "edit_cell_source",
+    "delete_cell",
+    "move_cell",
+    "clear_cell_output",
+    "insert_execute_code_cell",
+    "execute_cell",
+    "execute_with_progress",
+    "execute_code",
+    "interrupt_kernel",
+    "restart_kernel",
+    "list_kernels",
 }
 READ_ONLY_TOOLS = {
-    "list_notebooks", "list_files", "get_notebook_info", "read_all_cells", "read_notebook", "read_cell", "list_kernels",
+    "list_notebooks",
+    "list_files",
+    "get_notebook_info",
+    "read_all_cells",
+    "read_notebook",
+    "read_cell",
+    "list_kernels",
 }
-DESTRUCTIVE_TOOLS = {"delete_cell", "overwrite_cell_source", "clear_cell_output", "edit_cell_source", "restart_kernel"}
+DESTRUCTIVE_TOOLS = {
+    "delete_cell",
+    "overwrite_cell_source",
+    "clear_cell_output",
+    "edit_cell_source",
+    "restart_kernel",
+}
 # Tools whose result does not act on one notebook (so carries no notebook_path).
 NON_NOTEBOOK_TOOLS = {"list_notebooks", "list_files", "list_kernels"}
 
@@ -36,7 +66,9 @@ async def output_schemas(client: Client) -> dict[str, dict[str, Any]]:
     return {tool.name: tool.output_schema for tool in listing.tools}
 
 
-async def invoke(client: Client, name: str, *, expect_path: str | None = None, **arguments: Any) -> dict[str, Any]:
+async def invoke(
+    client: Client, name: str, *, expect_path: str | None = None, **arguments: Any
+) -> dict[str, Any]:
     """Call a tool that must succeed and check its result the way a client relies on it:
 
     - not an error, non-empty text content;
@@ -77,8 +109,11 @@ async def wait_for_disk(
 ) -> dict[str, Any]:
     """The .ipynb file's JSON once ``check(notebook_json)`` holds; fails with the last content seen."""
     return await eventually(
-        lambda: read_disk(root, path), f"{path} on disk reaches the expected state", until=check,
-        timeout=timeout, interval=0.05,
+        lambda: read_disk(root, path),
+        f"{path} on disk reaches the expected state",
+        until=check,
+        timeout=timeout,
+        interval=0.05,
         # not written yet / written meanwhile / the check looked for cells that are not there yet
         ignoring=(FileNotFoundError, json.JSONDecodeError, LookupError, TypeError),
     )

@@ -21,11 +21,23 @@ LONE = "\ud83c"  # the first half of 🎉
 @pytest.fixture
 def nb() -> YNotebook:
     notebook = YNotebook(Doc())
-    notebook.set({
-        "cells": [{"cell_type": "code", "id": "c1", "source": SOURCE, "metadata": {}, "outputs": [],
-                   "execution_count": None}],
-        "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
-    })
+    notebook.set(
+        {
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "id": "c1",
+                    "source": SOURCE,
+                    "metadata": {},
+                    "outputs": [],
+                    "execution_count": None,
+                }
+            ],
+            "metadata": {},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    )
     return notebook
 
 
@@ -35,7 +47,9 @@ def source(nb: YNotebook) -> str:
 
 @pytest.mark.parametrize("new_text", [LONE, f"café {LONE} ok", f"x{LONE}"])
 @pytest.mark.parametrize("replace_all", [False, True])
-def test_a_replacement_with_a_lone_surrogate_is_refused_and_changes_nothing(nb, new_text, replace_all):
+def test_a_replacement_with_a_lone_surrogate_is_refused_and_changes_nothing(
+    nb, new_text, replace_all
+):
     with pytest.raises(UsageError, match=r"lone surrogate.*nothing was changed"):
         cells.replace_in_source(nb, "c1", "café", new_text, replace_all)
     assert source(nb) == SOURCE
@@ -57,4 +71,6 @@ def test_a_new_cell_with_a_lone_surrogate_is_refused_and_adds_nothing(nb):
 def test_the_message_says_where_the_bad_character_is():
     with pytest.raises(UsageError) as refused:
         cells.check_text(f"abc{LONE}", "new_text")
-    assert "new_text is not valid Unicode text: character 3 is a lone surrogate (U+D83C" in str(refused.value)
+    assert "new_text is not valid Unicode text: character 3 is a lone surrogate (U+D83C" in str(
+        refused.value
+    )

@@ -7,7 +7,9 @@ from jupyter_mcp_ext.context import AGENT, API, CurrentNotebooks
 
 def test_the_newest_choice_wins_and_keeps_the_window_used_last():
     changes = []
-    current = CurrentNotebooks(on_change=lambda who, now: changes.append((who, now.path, now.window)))
+    current = CurrentNotebooks(
+        on_change=lambda who, now: changes.append((who, now.path, now.window))
+    )
     current.set("alice", "a.ipynb", source="window-1", window="window-1")
     current.set("alice", "b.ipynb", source=AGENT)
     now = current.get("alice")

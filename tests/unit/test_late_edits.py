@@ -13,9 +13,24 @@ from jupyter_mcp_ext import cells, late_edits
 
 def _notebook(*sources: str) -> YNotebook:
     nb = YNotebook()
-    nb.set({"cells": [{"cell_type": "code", "source": s, "metadata": {}, "outputs": [],
-                       "execution_count": None, "id": f"c{i}"} for i, s in enumerate(sources)],
-            "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    nb.set(
+        {
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "source": s,
+                    "metadata": {},
+                    "outputs": [],
+                    "execution_count": None,
+                    "id": f"c{i}",
+                }
+                for i, s in enumerate(sources)
+            ],
+            "metadata": {},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    )
     return nb
 
 
@@ -76,7 +91,9 @@ def test_late_edits_keep_arriving_and_an_agent_edit_of_the_moved_cell_is_kept_to
     _run(test)
 
 
-def test_edits_after_the_window_or_of_other_cells_are_left_to_the_document(monkeypatch: pytest.MonkeyPatch):
+def test_edits_after_the_window_or_of_other_cells_are_left_to_the_document(
+    monkeypatch: pytest.MonkeyPatch,
+):
     def test() -> None:
         server = _notebook("a", "b")
         peer = _peer_of(server)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from hypothesis import given
@@ -23,18 +24,34 @@ def paths(tmp_path):
     return ServerPaths(FileContentsManager(root_dir=str(root)))
 
 
-@pytest.mark.parametrize("raw, normalized", [
-    ("a/b.ipynb", "a/b.ipynb"), ("./a//b.ipynb", "a/b.ipynb"), ("a\\b.ipynb", "a/b.ipynb"),
-    (" a/b.ipynb ", "a/b.ipynb"), ("a/./b/", "a/b"), ("", ""), ("alias/n.ipynb", "alias/n.ipynb"),
-])
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [
+        ("a/b.ipynb", "a/b.ipynb"),
+        ("./a//b.ipynb", "a/b.ipynb"),
+        ("a\\b.ipynb", "a/b.ipynb"),
+        (" a/b.ipynb ", "a/b.ipynb"),
+        ("a/./b/", "a/b"),
+        ("", ""),
+        ("alias/n.ipynb", "alias/n.ipynb"),
+    ],
+)
 def test_paths_are_normalised_to_the_contents_api_form(paths, raw, normalized):
     assert paths.normalize(raw) == normalized
 
 
-@pytest.mark.parametrize("raw, reason", [
-    ("/etc/passwd", "Absolute path"), ("C:\\x.ipynb", "Absolute path"), ("\\\\server\\share", "Absolute path"),
-    ("../x.ipynb", "'..'"), ("a/../../x", "'..'"), ("a\x00b", "NUL"), ("escape/x.ipynb", "outside the server root"),
-])
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("/etc/passwd", "Absolute path"),
+        ("C:\\x.ipynb", "Absolute path"),
+        ("\\\\server\\share", "Absolute path"),
+        ("../x.ipynb", "'..'"),
+        ("a/../../x", "'..'"),
+        ("a\x00b", "NUL"),
+        ("escape/x.ipynb", "outside the server root"),
+    ],
+)
 def test_paths_that_could_leave_the_root_are_refused_with_the_reason(paths, raw, reason):
     with pytest.raises(UsageError, match=reason):
         paths.normalize(raw)
@@ -42,11 +59,15 @@ def test_paths_that_could_leave_the_root_are_refused_with_the_reason(paths, raw,
 
 def test_an_absolute_path_inside_the_root_is_refused_with_its_relative_form(paths):
     inside = os.path.join(paths.cm.root_dir, "inside", "n.ipynb")
-    with pytest.raises(UsageError, match="Inside the root this is 'inside/n.ipynb'"):
+    with pytest.raises(UsageError, match=re.escape("Inside the root this is 'inside/n.ipynb'")):
         paths.normalize(inside)
 
 
-@given(st.lists(st.sampled_from(["a", "..", ".", "", "b", "/", "\\", "é", "x.ipynb"]), max_size=8).map("/".join))
+@given(
+    st.lists(st.sampled_from(["a", "..", ".", "", "b", "/", "\\", "é", "x.ipynb"]), max_size=8).map(
+        "/".join
+    )
+)
 def test_no_accepted_path_resolves_outside_the_root(tmp_path_factory, raw):
     root = tmp_path_factory.getbasetemp() / "property-root"
     root.mkdir(exist_ok=True)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from jupyter_mcp_ext.textdiff import text_edits
 
 # Lines from a small alphabet, so that old and new share lines and the line diff has work to do.
-LINES = st.lists(st.sampled_from(["x = 1\n", "print(x)\n", "é🎉\n", "e\u0301\n", "\r\n", "", "def f():\n", "  pass"]),
-                 max_size=12).map("".join)
+LINES = st.lists(
+    st.sampled_from(
+        ["x = 1\n", "print(x)\n", "é🎉\n", "e\u0301\n", "\r\n", "", "def f():\n", "  pass"]
+    ),
+    max_size=12,
+).map("".join)
 TEXTS = LINES | st.text(max_size=40)
 
 
@@ -28,7 +34,7 @@ def test_applying_the_edits_in_order_gives_the_new_text(old: str, new: str):
 @given(TEXTS, TEXTS)
 def test_edits_go_from_the_end_of_the_text_to_its_start_without_overlapping(old: str, new: str):
     edits = text_edits(old, new)
-    for (start, end, _), (next_start, next_end, _) in zip(edits, edits[1:]):
+    for (start, end, _), (_next_start, next_end, _) in itertools.pairwise(edits):
         assert next_end <= start and start <= end
     assert all(0 <= start <= end <= len(old) for start, end, _ in edits)
 
