@@ -182,7 +182,7 @@ class ExecutionEngine:
         if session is None:
             async with self.notebooks.document(path) as nb:
                 kernel_name = cells.metadata_kernelspec(nb).get("name")
-            session, _ = await self.kernels.session_for(path, kernel_name)
+            session = await self.kernels.session_for(path, kernel_name)
         return session["kernel"]["id"]
 
     async def run_cell(

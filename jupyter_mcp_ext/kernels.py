@@ -439,20 +439,20 @@ class NotebookKernels:
     def kernels(self) -> Any:
         return self.serverapp.kernel_manager
 
-    async def session_for(self, path: str, kernel_name: str | None) -> tuple[dict[str, Any], bool]:
-        """The notebook's session (created, with its kernel, if it has none); and whether it was created."""
+    async def session_for(self, path: str, kernel_name: str | None) -> dict[str, Any]:
+        """The notebook's session (created, with its kernel, if it has none)."""
         lock = self._session_locks.setdefault(path, asyncio.Lock())
         async with lock:
             existing = await self.find_session(path)
             if existing is not None:
-                return existing, False
+                return existing
             try:
                 model = await self.sessions.create_session(
                     path=path, name=os.path.basename(path), type="notebook", kernel_name=kernel_name
                 )
             except Exception as error:
                 raise UsageError(f"Could not start a kernel for {path!r}: {error}") from error
-            return model, True
+            return model
 
     async def find_session(self, path: str) -> dict[str, Any] | None:
         try:
