@@ -243,7 +243,10 @@ def asking_token(token_env: str) -> str:
     if token:
         return token
     if sys.stdin.isatty():
-        token = getpass.getpass(f"Hub token (${token_env} is not set): ").strip()
+        try:
+            token = getpass.getpass(f"Hub token (${token_env} is not set): ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print(file=sys.stderr)
     if not token:
         raise ConnectError(
             f"no token to ask the hub with: set ${token_env} to your own hub token (hub → Token "
