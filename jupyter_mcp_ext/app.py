@@ -14,12 +14,14 @@ from . import embedding
 from .context import CurrentNotebooks
 from .engine import ExecutionEngine, ExecutionSettings
 from .handlers import (
+    ConnectHandler,
     CurrentNotebookHandler,
     DemoHandler,
     MCPHandler,
     UIEventsSocket,
     add_oauth_discovery_answers,
 )
+from .hub.client_tokens import HubServer
 from .kernel_tools import EXECUTION_TOOLS
 from .kernels import NotebookKernels
 from .notebooks import LiveNotebooks
@@ -168,6 +170,14 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         help="""Largest timeout (seconds) an agent may ask for one execution. Defaults to 3600.""",
     )
 
+    client_token_expires_in = Int(
+        7 * 24 * 3600,
+        config=True,
+        help="""Seconds a token made with "Connect an AI agent" in JupyterLab stays valid (only on
+        JupyterHub, whose server token must then hold the scope 'tokens!user'). Defaults to 604800
+        (7 days); the hub's own token_expires_in_max_seconds, if set, must allow it.""",
+    )
+
     # Timeouts and caps: at 0 or below they would cut off every session, request, output or run.
     @validate(
         "session_idle_timeout",
@@ -177,6 +187,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         "max_image_bytes",
         "execution_timeout",
         "max_execution_timeout",
+        "client_token_expires_in",
     )
     def _valid_positive_limit(self, proposal: dict) -> float:
         return _checked_limit(proposal, zero_allowed=False)
@@ -301,6 +312,12 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.handlers.append(
             (url_path_join(path, "ui-events"), UIEventsSocket, {"ui": self.services.ui})
         )
+        connect = {
+            "mcp_path": url_path_join(self._server.base_url, self._endpoint),
+            "hub": HubServer.from_environment(),
+            "token_expires_in": self.client_token_expires_in,
+        }
+        self.handlers.append((url_path_join(path, "connect"), ConnectHandler, connect))
         if self.demo_page:
             self.handlers.append(
                 (url_path_join(path, "demo"), DemoHandler, {"mcp_path": self._endpoint})

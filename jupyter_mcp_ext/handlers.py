@@ -18,6 +18,8 @@ from tornado.routing import PathMatches, Rule
 
 from .context import API, CurrentNotebook, CurrentNotebooks
 from .errors import UsageError
+from .hub.client_tokens import HubServer
+from .hub.connect import ConnectError
 from .paths import ServerPaths
 from .transport import SessionManagerHost
 from .ui_events import UIEvents
@@ -237,6 +239,50 @@ OAUTH_DISCOVERY_PATHS = (
     r"/\.well-known/(?:oauth-protected-resource|oauth-authorization-server|openid-configuration)(?:/.*)?",
     r"/register",
 )
+
+
+class ConnectHandler(APIHandler):
+    """``{base_url}mcp/connect``: what a person needs to connect an MCP client to this server.
+
+    GET answers ``{"mcp_path", "hub"}``: the endpoint's path on this origin, and under JupyterHub
+    ``{"user", "scope", "token_page"}`` (else null). POST, under JupyterHub and by the server's own
+    user only, answers 201 ``{"token", "expires_at", "scopes"}``: a new token the hub scoped to this
+    server. Tokens travel only in bodies, never in URLs, and are not cached.
+    """
+
+    def initialize(self, mcp_path: str, hub: HubServer | None, token_expires_in: int) -> None:
+        self.mcp_path = mcp_path
+        self.hub = hub
+        self.token_expires_in = token_expires_in
+
+    @web.authenticated
+    async def get(self) -> None:
+        await require_permission(self, "read", MCP_RESOURCE)
+        hub = self.hub
+        described = hub and {"user": hub.user, "scope": hub.scope, "token_page": hub.token_page}
+        self.finish(json.dumps({"mcp_path": self.mcp_path, "hub": described}))
+
+    @web.authenticated
+    async def post(self) -> None:
+        await require_permission(self, "read", MCP_RESOURCE)
+        if self.hub is None:
+            raise web.HTTPError(
+                400,
+                "This server is not part of a JupyterHub: connect clients with the server's own "
+                "token (printed in the URL Jupyter logs at startup, or set with "
+                "--IdentityProvider.token).",
+            )
+        if self.current_user.username != self.hub.user:
+            raise web.HTTPError(
+                403, f"Only {self.hub.user!r}, whose server this is, can create tokens for it."
+            )
+        try:
+            created = await self.hub.create_client_token(self.token_expires_in)
+        except ConnectError as error:
+            raise web.HTTPError(502, str(error)) from None
+        self.set_status(201)
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps(created))
 
 
 class NoOAuthHandler(APIHandler):

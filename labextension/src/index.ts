@@ -2,10 +2,12 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
+import { addConnectCommand } from './connect';
 import { CurrentNotebookReporter, reportFocusedNotebook } from './current';
 import { EmbeddingChannel, answerEmbeddingPage } from './embedding';
 import { followAgentSetting, followServerEvents } from './follow';
@@ -30,12 +32,14 @@ function readServerOptions(): IServerOptions | null {
 
 /**
  * Wires the three flows: this window → server and embedding page (the notebook in focus),
- * server → this window (agents open notebooks and are followed), embedding page → this window.
+ * server → this window (agents open notebooks and are followed), embedding page → this window;
+ * and the "Connect an AI agent…" command.
  */
 function activate(
   app: JupyterFrontEnd,
   tracker: INotebookTracker,
-  settingRegistry: ISettingRegistry | null
+  settingRegistry: ISettingRegistry | null,
+  palette: ICommandPalette | null
 ): void {
   const options = readServerOptions();
   if (!options) {
@@ -58,6 +62,7 @@ function activate(
     followAgent
   );
   answerEmbeddingPage(channel, focused, openNotebook);
+  addConnectCommand(app, options.mcpPath, palette);
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -66,7 +71,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     'The MCP agent context follows the notebook on screen; agents can open notebooks and be followed.',
   autoStart: true,
   requires: [INotebookTracker],
-  optional: [ISettingRegistry],
+  optional: [ISettingRegistry, ICommandPalette],
   activate
 };
 

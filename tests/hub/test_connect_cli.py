@@ -79,6 +79,8 @@ def hub_config(tmp: Path, proxy_port: int, hub_port: int, proxy_api_port: int) -
         c.Spawner.args = ["--allow-root"]
         c.Spawner.environment = {{"PYTHONPATH": "{CHECKOUT}"}}
         c.Spawner.start_timeout = 60
+        # Lets "Connect an AI agent" in a user's JupyterLab ask the hub for a token (see deploy/README.md).
+        c.Spawner.server_token_scopes = ["access:servers!server", "users:activity!user", "tokens!user"]
         c.JupyterHub.services = [{{"name": "platform", "api_token": "{SERVICE_TOKEN}"}}]
         c.JupyterHub.load_roles = [
             {{
@@ -225,6 +227,35 @@ async def test_the_users_own_token_creates_the_config_and_the_text_form_is_ready
     assert "insert_execute_code_cell" in await list_tools(url, authorization)
     block = json.loads(run.stdout[run.stdout.index("{") :])
     assert block["mcpServers"]["jupyter"]["headers"]["Authorization"] == authorization
+
+
+async def test_a_user_makes_a_token_for_their_agent_from_their_own_jupyterlab(hub):
+    async with httpx2.AsyncClient(
+        headers={"Authorization": f"token {hub.user_token('alice')}"}
+    ) as http:
+        described = await http.get(f"{hub.url}user/alice/mcp/connect")
+        created = await http.post(f"{hub.url}user/alice/mcp/connect")
+    assert described.json() == {
+        "mcp_path": "/jhub/user/alice/mcp",
+        "hub": {
+            "user": "alice",
+            "scope": "access:servers!server=alice/",
+            "token_page": "/jhub/hub/token",
+        },
+    }
+    assert created.status_code == 201, created.text
+    assert created.headers["Cache-Control"] == "no-store"
+    token = created.json()["token"]
+    status, me = hub.api("GET", "user", token)
+    assert status == 200 and set(me["scopes"]) == {
+        "access:servers!server=alice/",
+        "read:users:name!user=alice",
+        "read:users:groups!user=alice",
+    }
+    assert created.json()["expires_at"] is not None
+    assert "insert_execute_code_cell" in await list_tools(
+        f"{hub.url}user/alice/mcp", f"Bearer {token}"
+    )
 
 
 def test_another_users_token_is_refused_with_what_token_would_do(hub):
