@@ -25,10 +25,8 @@ from .kernels import OUTPUT_HOLD, KernelReply, NotebookKernels, Status
 from .notebooks import HeldNotebook, LiveNotebooks
 from .outputs import OutputLimits
 
-SESSION_WRITE = (
-    "write",
-    "sessions",
-)  # what POST /api/sessions asks: starting a notebook's session and kernel
+# What POST /api/sessions asks: starting a notebook's session and kernel.
+SESSION_WRITE = ("write", "sessions")
 
 # A run reports progress at least this often, output or not: clients with idle timeouts keep waiting.
 HEARTBEAT_SECONDS = 1.0
