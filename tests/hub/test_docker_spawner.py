@@ -99,7 +99,8 @@ def images(docker_daemon: None) -> dict[str, str]:
     )
     if built.returncode != 0:
         output = (built.stdout + built.stderr)[-3000:]
-        if docker("image", "inspect", "jupyter-mcp-ext/base:bookworm", check=False) in ("", "[]\n"):
+        base = os.environ.get("LOCAL_BASE", "jupyter-mcp-ext/base:bookworm")
+        if docker("image", "inspect", base, check=False) in ("", "[]\n"):
             pytest.skip(f"the local base image could not be built (debootstrap):\n{output}")
         pytest.fail(f"build-images.sh failed:\n{output}")
     print(f"\n[figure] build-images.sh took {time.monotonic() - started:.0f} s")
