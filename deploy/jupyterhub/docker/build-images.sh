@@ -121,7 +121,7 @@ build_image() {
     local tag=$1 extra=$2
     cp "$HERE/kernels_die_first.py" "$CONTEXT/"
     log "image $tag on $BASE_IMAGE${extra:+ with $extra}"
-    docker build --quiet --file "$HERE/Dockerfile" \
+    docker build --quiet --force-rm --file "$HERE/Dockerfile" \
         --build-arg "BASE_IMAGE=$BASE_IMAGE" \
         --build-arg "PIP_OPTIONS=$PIP_OPTIONS" \
         --build-arg "EXTRA_PACKAGES=$extra" \
