@@ -41,7 +41,7 @@ OUTPUT_HOLD = 0.05
 # After the execute reply, the kernel's IOPub "idle" normally follows within milliseconds.
 IDLE_AFTER_REPLY = 5.0
 
-DIED = "The kernel died while the code ran."
+DIED = "The kernel died while the code ran (its process ended: most often it ran out of memory)."
 RESTARTED = (
     "Someone restarted the kernel while the code ran (JupyterLab's Restart, the REST API or another "
     "agent's restart_kernel): the code was stopped and the kernel's variables are gone."
