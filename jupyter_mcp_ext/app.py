@@ -20,6 +20,7 @@ from .handlers import (
     MCPHandler,
     UIEventsSocket,
     add_oauth_discovery_answers,
+    auth_help,
 )
 from .hub.client_tokens import HubServer
 from .kernel_tools import EXECUTION_TOOLS
@@ -303,7 +304,9 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     def initialize_handlers(self) -> None:
         path = url_path_join("/", self._endpoint)
-        self.handlers.append((path, MCPHandler, {"session_host": self.session_host}))
+        hub = HubServer.from_environment()
+        mcp = {"session_host": self.session_host, "auth_help": auth_help(hub)}
+        self.handlers.append((path, MCPHandler, mcp))
         services = self.services
         current_notebook = {"current": services.current, "paths": services.paths, "ui": services.ui}
         self.handlers.append(
@@ -314,7 +317,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         )
         connect = {
             "mcp_path": url_path_join(self._server.base_url, self._endpoint),
-            "hub": HubServer.from_environment(),
+            "hub": hub,
             "token_expires_in": self.client_token_expires_in,
         }
         self.handlers.append((url_path_join(path, "connect"), ConnectHandler, connect))

@@ -30,6 +30,19 @@ AUTH_HELP = (
     "and listed by `jupyter server list`."
 )
 
+
+def auth_help(hub: HubServer | None) -> str:
+    """How to authenticate to this server's MCP endpoint: with its own token, or its hub's."""
+    if hub is None:
+        return AUTH_HELP
+    return (
+        f"This server belongs to {hub.user!r} on a JupyterHub: send the header 'Authorization: Bearer "
+        f"<token>' with a hub token of theirs that may access it (scope {hub.scope}). Make one in "
+        f"their JupyterLab (command 'Connect an AI agent…'), on the hub's token page "
+        f"({hub.token_page}), or with `python -m jupyter_mcp_ext.hub.connect`."
+    )
+
+
 # Jupyter's own identity providers have no user accounts: whoever holds the token or password
 # is the server's one owner, yet each cookie-less request is given a new anonymous user name.
 _SINGLE_OWNER_PROVIDERS = (IdentityProvider, PasswordIdentityProvider)
@@ -59,8 +72,9 @@ async def require_permission(handler: JupyterHandler, action: str, resource: str
 class MCPHandler(APIHandler):
     """``{base_url}mcp``: Streamable HTTP (POST, GET stream, DELETE) for the MCP SDK."""
 
-    def initialize(self, session_host: SessionManagerHost) -> None:
+    def initialize(self, session_host: SessionManagerHost, auth_help: str) -> None:
         self.session_host = session_host
+        self.auth_help = auth_help
         self.disconnected = asyncio.Event()
 
     def check_xsrf_cookie(self) -> None:
@@ -82,7 +96,7 @@ class MCPHandler(APIHandler):
                 ) from error
             raise
         if self.current_user is None:
-            raise web.HTTPError(401, "Authentication required. " + AUTH_HELP)
+            raise web.HTTPError(401, "Authentication required. " + self.auth_help)
         await require_permission(self, "read", MCP_RESOURCE)
         self.update_api_activity()  # an agent at work keeps the server from being culled as idle
 

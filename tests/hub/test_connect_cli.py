@@ -258,6 +258,16 @@ async def test_a_user_makes_a_token_for_their_agent_from_their_own_jupyterlab(hu
     )
 
 
+async def test_another_users_token_on_a_users_mcp_url_is_told_which_token_would_do(hub):
+    headers = {"Authorization": f"Bearer {hub.user_token('bob')}", "Accept": "application/json"}
+    async with httpx2.AsyncClient(headers=headers) as http:
+        refused = await http.post(f"{hub.url}user/alice/mcp", json={})
+    assert refused.status_code == 401
+    message = refused.json()["message"]
+    assert "belongs to 'alice' on a JupyterHub" in message
+    assert "access:servers!server=alice/" in message and "/jhub/hub/token" in message
+
+
 def test_another_users_token_is_refused_with_what_token_would_do(hub):
     run = connect("--hub-url", hub.url, "--user", "alice", token=hub.user_token("bob"))
     assert run.returncode == 1
