@@ -2,7 +2,7 @@
 (MCP at /user/<name>/mcp), reachable only through the hub's proxy.
 
 Build the images with build-images.sh, then run `jupyterhub -f jupyterhub_config.py` on the host
-(see deploy/README.docker.md). Read from the environment: JUPYTERHUB_DB_URL (the hub database),
+(see the Docker section of deploy/README.md). Read from the environment: JUPYTERHUB_DB_URL (the hub database),
 MCP_HUB_IMAGE and MCP_HUB_SCIPY_IMAGE (the templates' images). The rest is set here; a site
 changes it in this file or in a config that `load_subconfig`s this one.
 """
