@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from local_hub import LocalHub
+
+from .local_hub import LocalHub
 
 StartHub = Callable[..., Awaitable[LocalHub]]
 

@@ -199,7 +199,9 @@ class LocalHub:
         return pid
 
     async def running(self, user: str) -> bool:
-        return bool((await self.user(user))["servers"])
+        """Whether ``user``'s server is up: started, and not being stopped."""
+        server = (await self.user(user))["servers"].get("")
+        return bool(server and server["ready"])
 
     async def user_token(self, user: str) -> str:
         """A token of ``user`` that reaches only their own server, as a user makes for an agent."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 import httpx2
-from local_hub import PASSWORD
+
+from .local_hub import PASSWORD
 
 
 async def test_a_start_over_the_server_limit_gets_429_with_a_readable_message(start_hub):
