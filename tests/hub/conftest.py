@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from . import postgres
 from .local_hub import LocalHub
 
 StartHub = Callable[..., Awaitable[LocalHub]]
@@ -44,3 +45,13 @@ def start_hub(tmp_path: Path) -> Iterator[StartHub]:
     yield start
     for hub in hubs:
         hub.close()
+
+
+@pytest.fixture
+def postgresql_url() -> Iterator[str]:
+    """The database URL of a throwaway PostgreSQL server (skipped when none can be started)."""
+    reason = postgres.missing()
+    if reason is not None:
+        pytest.skip(reason)
+    with postgres.postgresql_server() as url:
+        yield url

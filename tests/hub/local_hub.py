@@ -46,14 +46,16 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _descendants(pid: int) -> list[int]:
+def _descendants(pid: int, sparing: set[int]) -> list[int]:
+    """The processes started by ``pid`` and by them, except ``sparing`` and what they started."""
     found = []
     for child in _children(pid):
-        found += [child, *_descendants(child)]
+        if child not in sparing:
+            found += [child, *_descendants(child, sparing)]
     return found
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -64,14 +66,20 @@ def _alive(pid: int) -> bool:
     return False
 
 
+def _is_user_server(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return b"jupyterhub-singleuser" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    return False
+
+
 def stop_pid(pid: int, grace: float = 10.0) -> None:
     """SIGTERM, then SIGKILL after ``grace`` s."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _alive(pid):
+    if alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
 
@@ -127,36 +135,32 @@ class LocalHub:
         log.close()
 
     async def wait_ready(self, timeout: float = 60) -> None:
-        async def answers() -> bool:
+        """Wait until the hub says it runs: its proxy has the routes of the hub, the services
+        and every running server by then."""
+
+        def running() -> bool:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise AssertionError(f"the hub exited ({self.process.returncode}):\n{self.log()}")
-            async with httpx2.AsyncClient(timeout=5) as http:
-                return (await http.get(f"{self.url}hub/api/")).status_code == 200
+            return "JupyterHub is now running" in self.log()
 
-        await eventually(
-            answers,
-            "the hub answers through its proxy",
-            timeout=timeout,
-            interval=0.2,
-            ignoring=(httpx2.TransportError,),
-        )
+        await eventually(running, "the hub says it runs", timeout=timeout, interval=0.2)
 
     def stop(self) -> None:
         """Stop the hub (it stops its proxy and culler; users' servers stay up), by PID."""
         if self.process is None or self.process.poll() is not None:
             return
-        started = _descendants(self.process.pid)
+        started = _descendants(self.process.pid, sparing=self.server_pids)
         stop_pid(self.process.pid)
         self.process.wait()
         for pid in started:
-            if pid not in self.server_pids and _alive(pid):
+            if alive(pid):
                 stop_pid(pid)
 
     def close(self) -> None:
         self.stop()
         for pid in self.server_pids:
-            if _alive(pid):
+            if alive(pid) and _is_user_server(pid):  # not a PID reused since
                 stop_pid(pid)
 
     def log(self) -> str:
