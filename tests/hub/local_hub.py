@@ -72,10 +72,10 @@ def _is_user_server(pid: int) -> bool:
     return False
 
 
-def stop_pid(pid: int, grace: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL after ``grace`` s."""
+def stop_pid(pid: int, grace: float = 10.0, sig: signal.Signals = signal.SIGTERM) -> None:
+    """``sig``, then SIGKILL after ``grace`` s."""
     with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, sig)
     deadline = time.monotonic() + grace
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -8,6 +8,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -89,7 +90,7 @@ def postgresql_server() -> Iterator[str]:
         yield f"postgresql+psycopg2://hub@127.0.0.1:{port}/postgres"
     finally:
         if server is not None:
-            # SIGTERM: a smart shutdown (the hub, its only client, is stopped by then).
-            stop_pid(server.pid, grace=30)
+            # SIGINT: a fast shutdown, which does not wait for clients to disconnect.
+            stop_pid(server.pid, sig=signal.SIGINT)
             server.wait()
         shutil.rmtree(data, ignore_errors=True)

@@ -10,12 +10,16 @@ from conftest import call
 from .local_hub import alive, mcp_session
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
-async def test_a_hub_restart_keeps_the_users_server_and_the_agents_session(
-    start_hub, database, request
-):
-    settings = {"DB_URL": request.getfixturevalue("postgresql_url")} if database != "sqlite" else {}
-    hub = await start_hub(**settings)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The hub's database setting. Requested before ``start_hub``: the hub stops first."""
+    if request.param == "sqlite":
+        return {}  # the default: jupyterhub.sqlite in the hub's directory
+    return {"DB_URL": request.getfixturevalue("postgresql_url")}
+
+
+async def test_a_hub_restart_keeps_the_users_server_and_the_agents_session(database, start_hub):
+    hub = await start_hub(**database)
     server = await hub.start_server("alice")
     token = await hub.user_token("alice")
 
