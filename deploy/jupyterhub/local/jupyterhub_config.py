@@ -26,7 +26,7 @@ def setting(name: str, default: str) -> str:
 
 
 USERS = ["alice", "bob"]
-PASSWORD = setting("PASSWORD", "") or secrets.token_urlsafe(9)
+PASSWORD = setting("PASSWORD", "") or secrets.token_hex(6)
 IDLE_TIMEOUT = int(setting("IDLE_TIMEOUT", "600"))  # seconds without activity before a server stops
 CULL_EVERY = int(setting("CULL_EVERY", "60"))
 # How often activity reaches the hub: from each server (its own API, kernel and MCP activity) and
