@@ -112,6 +112,7 @@ class LocalHub:
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
             "MCP_HUB_PLATFORM_TOKEN": self.token,
             "MCP_HUB_PASSWORD": PASSWORD,
+            "MCP_HUB_PORT": str(self.port),
             **{f"MCP_HUB_{name}": value for name, value in self.settings.items()},
         }
         self.starts += 1
@@ -123,7 +124,6 @@ class LocalHub:
                 "jupyterhub",
                 "-f",
                 str(CONFIG),
-                f"--port={self.port}",
                 f"--JupyterHub.hub_port={self.hub_port}",
                 f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{self.proxy_api_port}",
             ],

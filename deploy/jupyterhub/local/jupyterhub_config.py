@@ -7,8 +7,8 @@ for tests; deploy/jupyterhub/docker is the one-host production setup.
 
 Run from the directory that keeps the hub's state (database, cookie secret, users' notebooks
 under users/<name>): ``deploy/jupyterhub/local/run.sh`` does that. Settings come from the
-environment (MCP_HUB_*, below); ports from the command line (``--port``,
-``--JupyterHub.hub_port``, ``--ConfigurableHTTPProxy.api_url``).
+environment (MCP_HUB_*, below); the hub's and the proxy's internal ports from the command line
+(``--JupyterHub.hub_port``, ``--ConfigurableHTTPProxy.api_url``) when 8081 and 8001 are taken.
 """
 
 import os
@@ -34,8 +34,7 @@ CULL_EVERY = int(setting("CULL_EVERY", "60"))
 ACTIVITY_INTERVAL = int(setting("ACTIVITY_INTERVAL", "60"))
 
 # Hub and proxy: loopback only.
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = 8000
+c.JupyterHub.bind_url = f"http://127.0.0.1:{setting('PORT', '8000')}"
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:8001"
 c.JupyterHub.db_url = setting("DB_URL", "sqlite:///jupyterhub.sqlite")

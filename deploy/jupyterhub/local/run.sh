@@ -1,7 +1,7 @@
 #!/bin/sh
-# The local demo hub in one command: http://127.0.0.1:8000, users alice and bob (the password is
-# printed at start). State (database, notebooks) goes to $MCP_HUB_STATE_DIR, by default
-# ~/.local/state/jupyter-mcp-ext/hub-demo. Extra arguments go to jupyterhub (e.g. --port 8010).
+# The local demo hub in one command: http://127.0.0.1:8000 (or $MCP_HUB_PORT), users alice and bob
+# (the password is printed at start). State (database, notebooks) goes to $MCP_HUB_STATE_DIR, by default
+# ~/.local/state/jupyter-mcp-ext/hub-demo. Extra arguments go to jupyterhub.
 # NOT isolated: every user's server runs as you (deploy/README.md).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
