@@ -6,11 +6,13 @@ them; a clear "try again later" when the user asks to start is better. Plugged i
 spawner's ``pre_spawn_hook``::
 
     from jupyter_mcp_ext.hub.admission import MemoryAdmission
-    c.Spawner.pre_spawn_hook = MemoryAdmission(config=c)  # reads c.MemoryAdmission.*
     c.MemoryAdmission.reserve = "1G"
+    c.Spawner.pre_spawn_hook = MemoryAdmission(config=c)  # reads c.MemoryAdmission.* set above
 
-The refusal is a ``SpawnException`` with status 503: the REST API answers it as JSON
-(``{"status": 503, "message": ...}``) and the spawn page shows the message. On Kubernetes the
+Servers still starting have not taken their memory yet, so several starting at once could each
+pass: ``concurrent_spawn_limit`` bounds how many do. The refusal is a ``SpawnException``
+(JupyterHub 6) with status 503: the REST API answers it as JSON (``{"status": 503, "message":
+...}``) and the spawn page shows the message. On Kubernetes the
 scheduler does this itself (a pod that fits nowhere stays pending): no hook is needed there.
 """
 
