@@ -138,12 +138,13 @@ def _start(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task:
 
 
 @contextlib.asynccontextmanager
-async def _heartbeat(report: Progress, label: str) -> AsyncIterator[None]:
+async def _heartbeat(report: Progress, label: str, kernels: NotebookKernels) -> AsyncIterator[None]:
     started = time.monotonic()
 
     async def beat() -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
+            kernels.note_running()
             await report(
                 time.monotonic() - started,
                 f"{label}: running for {time.monotonic() - started:.0f} s",
@@ -272,7 +273,7 @@ class ExecutionEngine:
                     time.monotonic() - started, f"cell {cell_id}: {len(sink.outputs)} output(s)"
                 )
 
-            async with _heartbeat(report, f"cell {cell_id}"):
+            async with _heartbeat(report, f"cell {cell_id}", kernels):
                 reply = await runner.execute(
                     cell.source,
                     on_messages=on_messages,
@@ -317,7 +318,7 @@ class ExecutionEngine:
         async def on_messages(batch: list[dict[str, Any]]) -> None:
             sink.apply(None, batch)
 
-        async with _heartbeat(report, "code"):
+        async with _heartbeat(report, "code", kernels):
             reply = await kernels.runner(kernel_id).execute(
                 code,
                 on_messages=on_messages,

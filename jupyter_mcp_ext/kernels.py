@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 import anyio
@@ -478,6 +479,16 @@ class NotebookKernels:
             task = asyncio.create_task(self._runners.pop(kernel_id).stop())
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
+
+    def note_running(self) -> None:
+        """Count an execution still running as the server's activity now.
+
+        A cell running for minutes without output makes no traffic: the server's last activity
+        (what JupyterHub's idle culler reads) would stay at the request that started it, and the
+        server would be stopped under the agent. Jupyter Server counts every ``*_last_activity``
+        setting as activity.
+        """
+        self.serverapp.web_app.settings["mcp_execution_last_activity"] = datetime.now(timezone.utc)
 
     def state(self, kernel_id: str) -> str:
         return str(getattr(self.kernels.get_kernel(kernel_id), "execution_state", "unknown"))
