@@ -24,7 +24,7 @@ from conftest import call
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from playwright.async_api import Browser, Page, async_playwright
-from support import eventually, free_port, write_notebook
+from support import eventually, free_port, stop_process, write_notebook
 
 import jupyter_mcp_ext
 
@@ -250,12 +250,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, platform: StaticSite) -> Itera
             time.sleep(0.2)
         yield Lab(base=base, token=token, root=root, log_path=log_path)
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 @contextlib.asynccontextmanager

@@ -8,6 +8,7 @@ import contextlib
 import inspect
 import json
 import socket
+import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -90,3 +91,35 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+# What an MCP client accepts on a Streamable HTTP POST.
+MCP_ACCEPT = "application/json, text/event-stream"
+
+
+def initialize_request(
+    protocol_version: str = "2025-06-18", client: str = "test"
+) -> dict[str, Any]:
+    """A raw JSON-RPC ``initialize`` request, for tests of the wire (the SDK client does this itself)."""
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": protocol_version,
+            "capabilities": {},
+            "clientInfo": {"name": client, "version": "0"},
+        },
+    }
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
+    """Stop a process this test started: SIGTERM, then SIGKILL if it is still there after ``timeout`` s."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

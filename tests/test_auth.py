@@ -6,19 +6,11 @@ import httpx2
 import pytest
 from conftest import call, call_error, login_with_cookie
 from jupyter_server.auth import Authorizer
+from support import MCP_ACCEPT, initialize_request
 
-ACCEPT = "application/json, text/event-stream"
+ACCEPT = MCP_ACCEPT
 PING = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
+INITIALIZE = initialize_request()
 
 
 def assert_unauthenticated(

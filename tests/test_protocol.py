@@ -10,9 +10,10 @@ import httpx2
 import pytest
 from conftest import call
 from mcp.shared.exceptions import MCPDeprecationWarning
+from support import MCP_ACCEPT, initialize_request
 
 HANDSHAKE_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26"]
-ACCEPT = "application/json, text/event-stream"
+ACCEPT = MCP_ACCEPT
 
 
 def sse_messages(body: str) -> list[dict[str, Any]]:
@@ -30,16 +31,7 @@ async def initialize(
     response = await http.post(
         url,
         headers={"Accept": ACCEPT, "Content-Type": "application/json"},
-        json={
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": version,
-                "capabilities": {},
-                "clientInfo": {"name": "raw-test", "version": "0"},
-            },
-        },
+        json=initialize_request(version, client="raw-test"),
     )
     return response, response.headers.get("mcp-session-id", "")
 

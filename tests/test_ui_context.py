@@ -28,6 +28,7 @@ from jupyter_server.auth import Authorizer, IdentityProvider, User
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from peer import open_peer
+from support import MCP_ACCEPT, initialize_request
 from tool_helpers import invoke
 from traitlets import TraitError
 
@@ -780,18 +781,9 @@ async def test_the_demo_page_frames_jupyterlab_beside_mcp_controls(
         # The page's own requests (login cookie + its xsrfToken) reach the MCP endpoint.
         mcp = await visitor.post(
             origin + config["mcpUrl"],
-            json={
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-06-18",
-                    "capabilities": {},
-                    "clientInfo": {"name": "demo", "version": "0"},
-                },
-            },
+            json=initialize_request(client="demo"),
             headers={
-                "Accept": "application/json, text/event-stream",
+                "Accept": MCP_ACCEPT,
                 "X-XSRFToken": config["xsrfToken"],
             },
         )

@@ -22,7 +22,7 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from support import free_port
+from support import free_port, stop_process
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 SERVICE_TOKEN = "platform-service-token-for-tests"
@@ -103,16 +103,6 @@ def wait_for(probe, what: str, timeout: float) -> Any:
         time.sleep(0.2)
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     """A hub on free 127.0.0.1 ports with users alice and bob, and alice's server running."""
@@ -150,7 +140,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
         )
         yield running
     finally:
-        stop(process)
+        stop_process(process)
         log.close()
         # The hub stops its proxy on exit; the pid file names it if it did not.
         pid_file = tmp / "jupyterhub-proxy.pid"

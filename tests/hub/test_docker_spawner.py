@@ -27,7 +27,7 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from support import eventually, free_port
+from support import MCP_ACCEPT, eventually, free_port, initialize_request, stop_process
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 DOCKER_DIR = CHECKOUT / "deploy" / "jupyterhub" / "docker"
@@ -76,12 +76,7 @@ def docker_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             time.sleep(0.5)
         yield
     finally:
-        dockerd.terminate()
-        try:
-            dockerd.wait(60)
-        except subprocess.TimeoutExpired:
-            dockerd.kill()
-            dockerd.wait()
+        stop_process(dockerd, timeout=60)
 
 
 @pytest.fixture(scope="session")
@@ -222,12 +217,7 @@ def hub(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Ite
             for user in running.api("GET", "/users").json():
                 if user["servers"]:
                     running.api("DELETE", f"/users/{user['name']}/server")
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         log.close()
         running.http.close()
         for container in docker("ps", "-aq", "--filter", f"name=^{prefix}-").split():
@@ -332,23 +322,11 @@ async def test_an_agent_edits_and_runs_a_notebook_in_its_users_own_server(hub, u
 
 
 def test_a_users_token_is_refused_on_another_users_server(hub, users):
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "test", "version": "1"},
-        },
-    }
-    headers = {"Accept": "application/json, text/event-stream"}
-
     def post(user: str, token: str) -> httpx2.Response:
         return httpx2.post(
             hub.mcp_url(user),
-            json=initialize,
-            headers={**headers, "Authorization": f"Bearer {token}"},
+            json=initialize_request(),
+            headers={"Accept": MCP_ACCEPT, "Authorization": f"Bearer {token}"},
             timeout=30,
         )
 

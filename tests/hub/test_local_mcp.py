@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx2
 from conftest import call
+from support import MCP_ACCEPT, initialize_request
 
 from .local_hub import mcp_session
 
@@ -42,20 +43,8 @@ async def test_another_users_token_is_refused_on_the_users_mcp_url(start_hub):
         async with httpx2.AsyncClient(timeout=60) as http:
             return await http.post(
                 hub.mcp_url("alice"),
-                json={
-                    "jsonrpc": "2.0",
-                    "id": 1,
-                    "method": "initialize",
-                    "params": {
-                        "protocolVersion": "2025-06-18",
-                        "capabilities": {},
-                        "clientInfo": {"name": "agent", "version": "0"},
-                    },
-                },
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "Accept": "application/json, text/event-stream",
-                },
+                json=initialize_request(client="agent"),
+                headers={"Authorization": f"Bearer {token}", "Accept": MCP_ACCEPT},
             )
 
     refused = await initialize(tokens["bob"])
