@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import os
+import signal
+import sys
 from typing import TYPE_CHECKING
 
 from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
@@ -79,6 +81,19 @@ def _checked_limit(proposal: dict, *, zero_allowed: bool) -> float:
             f"(the default is {trait.default_value!r})."
         )
     return value
+
+
+def _stop_on_sigint_without_a_terminal() -> None:
+    """Make SIGINT stop the server as SIGTERM does when it has no terminal.
+
+    Jupyter handles SIGINT only with a terminal; otherwise Python's KeyboardInterrupt stops the
+    event loop without the server's cleanup (agent edits unsaved, the process stuck on worker
+    threads). JupyterHub's local spawners stop servers with SIGINT.
+    """
+    if sys.stdin is not None and sys.stdin.isatty():
+        return
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
 
 
 class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
@@ -243,6 +258,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         return self.serverapp
 
     def initialize_settings(self) -> None:
+        self.hub = HubServer.from_environment()
         live = LiveNotebooks(
             YDocRooms(self._server),
             self._server.contents_manager,
@@ -304,7 +320,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     def initialize_handlers(self) -> None:
         path = url_path_join("/", self._endpoint)
-        hub = HubServer.from_environment()
+        hub = self.hub
         mcp = {"session_host": self.session_host, "auth_help": auth_help(hub)}
         self.handlers.append((path, MCPHandler, mcp))
         services = self.services
@@ -333,9 +349,10 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         await self.session_host.start()
+        _stop_on_sigint_without_a_terminal()
+        token = "a hub token that may access this server" if self.hub else "the Jupyter token"
         self.log.info(
-            "MCP endpoint: %s (send the Jupyter token as 'Authorization: Bearer <token>')",
-            self.mcp_url,
+            "MCP endpoint: %s (send %s as 'Authorization: Bearer <token>')", self.mcp_url, token
         )
 
     async def _cancel_tool_calls(self) -> None:

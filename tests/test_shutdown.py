@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2
+import pytest
 from conftest import call
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -42,10 +43,12 @@ class ServerProcess:
     def mcp(self, mode: str = "auto") -> Client:
         return Client(streamable_http_client(self.base + "mcp", http_client=self.http), mode=mode)
 
-    async def stop_with_sigterm(self, timeout: float) -> tuple[int | None, float]:
+    async def stop_with(
+        self, timeout: float, sig: signal.Signals = signal.SIGTERM
+    ) -> tuple[int | None, float]:
         """(exit code, or None if still running after ``timeout``; seconds until exit)."""
         started = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
+        self.process.send_signal(sig)
         try:
             returncode = await asyncio.to_thread(self.process.wait, timeout)
         except subprocess.TimeoutExpired:
@@ -85,6 +88,7 @@ async def jupyter_server(tmp_path: Path, root: Path, *options: str) -> AsyncIter
                 *options,
             ],
             cwd=cwd,
+            stdin=subprocess.DEVNULL,  # no terminal, as under a spawner or a service manager
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -110,7 +114,11 @@ async def jupyter_server(tmp_path: Path, root: Path, *options: str) -> AsyncIter
             process.wait()
 
 
-async def test_server_announces_mcp_and_shuts_down_cleanly_with_agent_edits_saved(tmp_path: Path):
+# SIGINT: how JupyterHub's local spawners stop a server (and Ctrl-C without a terminal).
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_server_announces_mcp_and_shuts_down_cleanly_with_agent_edits_saved(
+    tmp_path: Path, sig: signal.Signals
+):
     root = tmp_path / "root"
     root.mkdir()
     write_notebook(root, "a.ipynb", [("markdown", "# Before")])
@@ -121,7 +129,7 @@ async def test_server_announces_mcp_and_shuts_down_cleanly_with_agent_edits_save
     ):
         await call(client, "append_code_cell", notebook_path="a.ipynb", source="agent_was_here = 1")
         # A handshake-era session (with its GET stream) is still open when the server stops.
-        returncode, _ = await server.stop_with_sigterm(timeout=30)
+        returncode, _ = await server.stop_with(timeout=30, sig=sig)
     output = server.log()
     port = server.base.rsplit(":", 1)[1].strip("/")
     assert f"MCP endpoint: http://localhost:{port}/mcp" in output
@@ -146,7 +154,7 @@ async def test_sigterm_stops_the_server_within_seconds_while_list_notebooks_walk
         assert not walking.done(), (
             "the walk ended before the signal: the tree is too small to test this"
         )
-        returncode, seconds = await server.stop_with_sigterm(timeout=10)
+        returncode, seconds = await server.stop_with(timeout=10)
         walking.cancel()
         with contextlib.suppress(BaseException):
             await walking
