@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import os
 import secrets
 import shutil
@@ -535,9 +536,14 @@ def main() -> int:
     args = parse_args(parser, quick)
     if args.users < 1 or args.batch < 1 or args.duration <= 0:
         parser.error("--users and --batch must be >= 1, --duration > 0")
-    for tool in ("configurable-http-proxy",):
-        if shutil.which(tool) is None:
-            parser.error(f"{tool} is missing: npm install -g configurable-http-proxy@5")
+    for module, package in (
+        ("jupyterhub", "jupyterhub"),
+        ("jupyterhub_idle_culler", "jupyterhub-idle-culler"),
+    ):
+        if importlib.util.find_spec(module) is None:
+            parser.error(f"{package} is missing: pip install {package}")
+    if shutil.which("configurable-http-proxy") is None:
+        parser.error("configurable-http-proxy is missing: npm install -g configurable-http-proxy@5")
     args.users_list = [f"bench{i:02d}" for i in range(args.users)]
 
     print_machine(["jupyter-mcp-ext", "jupyterhub", "mcp", "jupyter_server", "tornado", "httpx2"])
