@@ -430,7 +430,7 @@ async def load(hub: Hub, tokens: dict[str, str], args: argparse.Namespace) -> di
     hub_pid, proxy_pid = hub.process.pid, hub.proxy_pid()
     servers = list(hub.servers.values())
     cpu0 = {"hub": cpu_of([hub_pid]), "proxy": cpu_of([proxy_pid]), "servers": tree_cpu(servers)}
-    t0 = time.perf_counter()
+    client0, t0 = time.process_time(), time.perf_counter()
     start.end = t0 + args.duration
     start.go.set()
     runs = await asyncio.gather(*agents)
@@ -439,6 +439,7 @@ async def load(hub: Hub, tokens: dict[str, str], args: argparse.Namespace) -> di
         "hub": cpu_of([hub_pid]) - cpu0["hub"],
         "proxy": cpu_of([proxy_pid]) - cpu0["proxy"],
         "servers": tree_cpu(servers) - cpu0["servers"],
+        "agents": time.process_time() - client0,
     }
     return {
         "runs": runs,
@@ -471,10 +472,11 @@ def report_load(figures: dict[str, Any], args: argparse.Namespace, verdicts: Ver
             f"  {name:5}: {cpu[name]:6.1f} CPU s ({cpu[name] / wall:.0%} of a core); "
             f"RSS {figures['rss_mb'][name]:.0f} MB at the end, peak {figures['peak_mb'][name]:.0f} MB"
         )
-    print(
-        f"  users' servers and kernels: {cpu['servers']:.1f} CPU s "
-        f"({cpu['servers'] / wall:.0%} of a core)"
-    )
+    for name, what in (
+        ("servers", "users' servers and kernels"),
+        ("agents", "the agents (this process)"),
+    ):
+        print(f"  {what}: {cpu[name]:.1f} CPU s ({cpu[name] / wall:.0%} of a core)")
     for error in errors[:10]:
         print(f"  ! {error}")
     verdicts.check(
