@@ -15,7 +15,8 @@ platform service, and measures:
 4. Load: N users x 2 agents, each agent its own MCP session through the proxy and its own
    notebook, doing edit + execute (append_code_cell, then insert_execute_code_cell of tiny code)
    for D seconds: calls/s, errors (target 0), latency median/p95, the CPU seconds and peak RSS of
-   the hub and the proxy, and the CPU seconds of users' servers and kernels.
+   the hub and the proxy, and the CPU seconds of users' servers and kernels and of the agents.
+   Before the window each agent starts its notebook's kernel (``--kernel-batch`` at a time).
 
 Every process started (hub, proxy, culler, users' servers, kernels) is stopped by PID at the end,
 and the run checks that none is left.
@@ -358,8 +359,13 @@ async def overhead(hub: Hub, user: str, token: str, args: argparse.Namespace) ->
 
 @dataclass
 class Start:
-    """The agents' common window: each says when it is ready; all begin together."""
+    """The agents' common window: each says when it is ready; all begin together.
 
+    Kernels start a few at a time: each picks free TCP ports before it binds them, so dozens
+    starting at once on one host can pick the same port, and a kernel that loses fails to start.
+    """
+
+    kernel_starts: asyncio.Semaphore
     go: asyncio.Event = field(default_factory=asyncio.Event)
     ready: int = 0
     end: float = 0.0
@@ -380,11 +386,12 @@ async def agent(
     path = f"agent-{k}.ipynb"
     async with mcp_session(f"{hub.url}user/{user}/mcp", token, args.mode) as client:
         tool_ok(await client.call_tool("create_notebook", {"notebook_path": path}))
-        tool_ok(
-            await client.call_tool(
-                "insert_execute_code_cell", {"notebook_path": path, "source": "0"}
-            )
-        )  # starts the kernel
+        async with start.kernel_starts:
+            tool_ok(
+                await client.call_tool(
+                    "insert_execute_code_cell", {"notebook_path": path, "source": "0"}
+                )
+            )  # starts the kernel
         start.ready += 1
         await start.go.wait()
         i = 0
@@ -414,7 +421,7 @@ def tree_cpu(pids: list[int]) -> float:
 
 
 async def load(hub: Hub, tokens: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
-    start = Start()
+    start = Start(asyncio.Semaphore(args.kernel_batch))
     agents = [
         asyncio.create_task(agent(hub, u, tokens[u], k, args, start))
         for u in hub.users
@@ -533,11 +540,12 @@ def main() -> int:
     add("--n", type=int, default=200, help="timed calls per overhead row (default 200)")
     add("--warmup", type=int, default=20, help="untimed calls per overhead row first")
     add("--batch", type=int, default=2, help="servers started at once (default 2)")
+    add("--kernel-batch", type=int, default=4, help="kernels started at once (default 4)")
     add("--start-timeout", type=float, default=300.0, help="seconds a server may take to start")
     quick = {"users": 2, "duration": 5.0, "n": 30, "warmup": 3}
     args = parse_args(parser, quick)
-    if args.users < 1 or args.batch < 1 or args.duration <= 0:
-        parser.error("--users and --batch must be >= 1, --duration > 0")
+    if min(args.users, args.batch, args.kernel_batch) < 1 or args.duration <= 0:
+        parser.error("--users, --batch and --kernel-batch must be >= 1, --duration > 0")
     for module, package in (
         ("jupyterhub", "jupyterhub"),
         ("jupyterhub_idle_culler", "jupyterhub-idle-culler"),
