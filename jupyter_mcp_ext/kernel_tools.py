@@ -258,6 +258,12 @@ async def execute_with_progress(call: Call, p: ExecuteRangeParams) -> ToolOutput
     return result, "\n".join(lines)
 
 
+def _skipped(cell_id: str, why: str) -> RangeEntry:
+    return RangeEntry(
+        cell_index=None, cell_id=cell_id, status="skipped", execution_count=None, summary=why
+    )
+
+
 async def _run_range(
     call: Call, notebook: HeldNotebook, targets: list[str], timeout: float, *, stop_on_error: bool
 ) -> tuple[list[RangeEntry], bool]:
@@ -266,15 +272,7 @@ async def _run_range(
     stopped = False
     for done, cell_id in enumerate(targets):
         if stopped:
-            entries.append(
-                RangeEntry(
-                    cell_index=None,
-                    cell_id=cell_id,
-                    status="skipped",
-                    execution_count=None,
-                    summary="not run: an earlier cell failed",
-                )
-            )
+            entries.append(_skipped(cell_id, "not run: an earlier cell failed"))
             continue
         await call.progress(
             done, len(targets), f"running cell {done + 1} of {len(targets)}", milestone=True
@@ -283,15 +281,7 @@ async def _run_range(
             report = _range_progress(call, done, len(targets))
             run = await _run_cell(call, notebook, cell_with_id(cell_id), timeout, report=report)
         except UsageError as error:  # the person deleted the cell before its turn
-            entries.append(
-                RangeEntry(
-                    cell_index=None,
-                    cell_id=cell_id,
-                    status="skipped",
-                    execution_count=None,
-                    summary=str(error),
-                )
-            )
+            entries.append(_skipped(cell_id, str(error)))
             continue
         texts = [
             summarize_output(o, call.services.max_output_chars)["text"].strip() for o in run.outputs

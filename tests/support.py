@@ -9,6 +9,7 @@ import inspect
 import json
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -111,6 +112,21 @@ def initialize_request(
             "clientInfo": {"name": client, "version": "0"},
         },
     }
+
+
+def jupyter_server_command(port: int, token: str, root: Path, *options: str) -> list[str]:
+    """The command line of a `jupyter server` on 127.0.0.1:``port`` serving ``root`` (as root too)."""
+    return [
+        sys.executable,
+        "-m",
+        "jupyter_server",
+        "--allow-root",
+        "--no-browser",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        *options,
+    ]
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx2
 import pytest
-from support import free_port
+from support import free_port, jupyter_server_command
 
 import jupyter_mcp_ext
 
@@ -24,17 +23,7 @@ def start_server(tmp_path: Path, *options: str) -> tuple[subprocess.Popen, str, 
     root.mkdir(exist_ok=True)
     port, token = free_port(), secrets.token_hex(8)
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyter_server",
-            "--allow-root",
-            "--no-browser",
-            f"--port={port}",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}",
-            *options,
-        ],
+        jupyter_server_command(port, token, root, *options),
         cwd=tmp_path / "cwd",
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

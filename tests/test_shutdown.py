@@ -9,7 +9,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import pytest
 from conftest import call
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from support import free_port, write_notebook
+from support import free_port, jupyter_server_command, write_notebook
 
 import jupyter_mcp_ext
 
@@ -76,17 +75,7 @@ async def jupyter_server(tmp_path: Path, root: Path, *options: str) -> AsyncIter
     }
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "jupyter_server",
-                "--allow-root",
-                "--no-browser",
-                f"--port={port}",
-                f"--IdentityProvider.token={token}",
-                f"--ServerApp.root_dir={root}",
-                *options,
-            ],
+            jupyter_server_command(port, token, root, *options),
             cwd=cwd,
             stdin=subprocess.DEVNULL,  # no terminal, as under a spawner or a service manager
             stdout=log,

@@ -17,7 +17,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from .connect import ConnectError, Hub
 
@@ -67,10 +66,9 @@ class HubServer:
         Raises ``ConnectError`` with a message a person can act on when the hub refuses.
         """
         hub = Hub(self.api_url.removesuffix("hub/api/"), self.api_token, "JUPYTERHUB_API_TOKEN")
-        body = {"scopes": [self.scope], "expires_in": expires_in, "note": TOKEN_NOTE}
         # The hub client is blocking (standard library): keep it off the server's event loop.
         status, answer = await asyncio.to_thread(
-            hub.request, "POST", f"users/{quote(self.user, safe='@~')}/tokens", body
+            hub.new_token, self.user, self.scope, expires_in, TOKEN_NOTE
         )
         if status == 201 and isinstance(answer, dict) and answer.get("token"):
             return {key: answer.get(key) for key in ("token", "expires_at", "scopes")}

@@ -113,9 +113,13 @@ class Hub:
             return urljoin(self.hub_url, running), True
         return user_server_url(self.hub_url, user), False
 
+    def new_token(self, user: str, scope: str, expires_in: int, note: str) -> tuple[int, Any]:
+        """Ask for a token of ``user`` limited to ``scope``: the hub's status and answer."""
+        body = {"scopes": [scope], "expires_in": expires_in, "note": note}
+        return self.request("POST", f"users/{quote(user, safe='@~')}/tokens", body)
+
     def create_token(self, user: str, expires_in: int, note: str) -> dict[str, Any]:
-        body = {"scopes": [f"access:servers!user={user}"], "expires_in": expires_in, "note": note}
-        status, answer = self.request("POST", f"users/{quote(user, safe='@~')}/tokens", body)
+        status, answer = self.new_token(user, f"access:servers!user={user}", expires_in, note)
         if status == 201 and isinstance(answer, dict) and answer.get("token"):
             return answer
         message = answer.get("message") if isinstance(answer, dict) else None
