@@ -93,6 +93,7 @@ class LocalHub:
     port: int = field(default_factory=free_port)
     hub_port: int = field(default_factory=free_port)
     proxy_api_port: int = field(default_factory=free_port)
+    gateway_port: int = field(default_factory=free_port)
     token: str = field(default_factory=lambda: secrets.token_hex(16))  # the platform service's
     process: subprocess.Popen | None = None
     server_pids: set[int] = field(default_factory=set)
@@ -105,6 +106,11 @@ class LocalHub:
     def mcp_url(self, user: str) -> str:
         return f"{self.url}user/{user}/mcp"
 
+    @property
+    def gateway_url(self) -> str:
+        """The one MCP URL of every user: the MCP gateway service."""
+        return f"{self.url}services/mcp/"
+
     def start(self) -> None:
         env = {
             **os.environ,
@@ -113,6 +119,7 @@ class LocalHub:
             "MCP_HUB_PLATFORM_TOKEN": self.token,
             "MCP_HUB_PASSWORD": PASSWORD,
             "MCP_HUB_PORT": str(self.port),
+            "MCP_HUB_GATEWAY_PORT": str(self.gateway_port),
             **{f"MCP_HUB_{name}": value for name, value in self.settings.items()},
         }
         self.starts += 1

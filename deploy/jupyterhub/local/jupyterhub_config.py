@@ -17,6 +17,11 @@ import sys
 from pathlib import Path
 
 from jupyter_mcp_ext.hub.admission import MemoryAdmission
+from jupyter_mcp_ext.hub.gateway.config import (
+    mcp_gateway_roles,
+    mcp_gateway_routes,
+    mcp_gateway_service,
+)
 
 c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
 
@@ -35,6 +40,7 @@ ACTIVITY_INTERVAL = int(setting("ACTIVITY_INTERVAL", "60"))
 
 # Hub and proxy: loopback only.
 c.JupyterHub.bind_url = f"http://127.0.0.1:{setting('PORT', '8000')}"
+c.JupyterHub.public_url = c.JupyterHub.bind_url + "/"  # services learn it (the MCP gateway needs it)
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:8001"
 c.JupyterHub.db_url = setting("DB_URL", "sqlite:///jupyterhub.sqlite")
@@ -82,6 +88,14 @@ c.JupyterHub.load_roles = [
         "services": ["idle-culler"],
     }
 ]
+
+# The MCP gateway: one MCP URL for every user, <hub>/services/mcp/ (deploy/README.md).
+c.JupyterHub.services.append(mcp_gateway_service(
+    port=int(setting("GATEWAY_PORT", "8902")),
+    db_url=setting("GATEWAY_DB_URL", "sqlite:///mcp-gateway.sqlite"),
+))
+c.JupyterHub.load_roles += mcp_gateway_roles()
+c.Proxy.extra_routes = mcp_gateway_routes(port=int(setting("GATEWAY_PORT", "8902")))
 
 # Optionally, a platform's own service (MCP_HUB_PLATFORM_TOKEN): starts and stops users' servers
 # and issues users' tokens through the REST API, as a portal would.
