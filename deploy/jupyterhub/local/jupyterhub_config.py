@@ -97,14 +97,14 @@ c.JupyterHub.services.append(mcp_gateway_service(
 c.JupyterHub.load_roles += mcp_gateway_roles()
 c.Proxy.extra_routes = mcp_gateway_routes(port=int(setting("GATEWAY_PORT", "8902")))
 
-# Optionally, a platform's own service (MCP_HUB_PLATFORM_TOKEN): starts and stops users' servers
-# and issues users' tokens through the REST API, as a portal would.
+# Optionally, a platform's own service (MCP_HUB_PLATFORM_TOKEN): adds and removes users, starts and
+# stops their servers and issues their tokens through the REST API, as a portal would.
 if platform_token := setting("PLATFORM_TOKEN", ""):
     c.JupyterHub.services.append({"name": "platform", "api_token": platform_token})
     c.JupyterHub.load_roles.append(
         {
             "name": "platform",
-            "scopes": ["list:users", "read:users", "admin:servers", "tokens"],
+            "scopes": ["admin:users", "admin:servers", "tokens"],
             "services": ["platform"],
         }
     )

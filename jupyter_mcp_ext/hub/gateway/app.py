@@ -179,9 +179,14 @@ class MCPGateway(Application):
             ["GET", "OPTIONS"],
         )
         resource_metadata_url = AnyHttpUrl(f"{origin}{prefix}/.well-known/oauth-protected-resource")
-        mcp = RequireAuthMiddleware(
-            Relay(servers, self.http, proxy_url), [SCOPE], resource_metadata_url
+        relay = Relay(
+            servers,
+            self.http,
+            proxy_url,
+            challenge=f'Bearer error="invalid_token", resource_metadata="{resource_metadata_url}"',
+            forget_user=lambda user: anyio.to_thread.run_sync(self.store.revoke_user, user),
         )
+        mcp = RequireAuthMiddleware(relay, [SCOPE], resource_metadata_url)
         auth_routes = [
             route
             for route in create_auth_routes(

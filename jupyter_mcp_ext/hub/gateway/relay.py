@@ -14,7 +14,7 @@ server, so resending it cannot run anything twice.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
@@ -88,10 +88,20 @@ async def send_json(
 class Relay:
     """The ASGI app behind the gateway's MCP URL (after the SDK's bearer-token check)."""
 
-    def __init__(self, servers: UserServers, http: httpx2.AsyncClient, proxy_url: str) -> None:
+    def __init__(
+        self,
+        servers: UserServers,
+        http: httpx2.AsyncClient,
+        proxy_url: str,
+        *,
+        challenge: str,
+        forget_user: Callable[[str], Awaitable[object]],
+    ) -> None:
         self.servers = servers
         self.http = http
         self.proxy_url = proxy_url.rstrip("/") + "/"
+        self.challenge = challenge  # the WWW-Authenticate of a token that no longer works
+        self.forget_user = forget_user  # drops the tokens of a user the hub deleted
 
     def server_url(self, user: str) -> str:
         return f"{self.proxy_url}user/{quote(user, safe='@~')}/mcp"
@@ -136,12 +146,8 @@ class Relay:
             )
             return
         except UserGone:
-            await send_json(
-                send,
-                401,
-                jsonrpc_error(401, "The hub no longer has this user; sign in again."),
-                [("www-authenticate", 'Bearer error="invalid_token"')],
-            )
+            await self.forget_user(token.subject)
+            await self._refuse_token(send, "The hub no longer has this user.")
             return
         except httpx2.HTTPError as error:
             await send_json(
@@ -154,7 +160,16 @@ class Relay:
                 ),
             )
             return
+        if upstream.status_code == 401:
+            # The server refused the hub token: the hub ended that sign-in since we checked.
+            await upstream.aclose()
+            await self._refuse_token(send, "The hub no longer accepts this sign-in.")
+            return
         await self._stream_back(upstream, receive, send)
+
+    async def _refuse_token(self, send: Send, why: str) -> None:
+        body = json.dumps({"error": "invalid_token", "error_description": f"{why} Sign in again."})
+        await send_json(send, 401, body.encode(), [("www-authenticate", self.challenge)])
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         chunks, size = [], 0
