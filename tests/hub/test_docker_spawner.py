@@ -190,9 +190,15 @@ def hub(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Ite
     run = tmp_path_factory.mktemp("docker-hub")
     prefix = f"mcptest-{secrets.token_hex(3)}"
     ports = {"public": free_port(), "hub": free_port(), "proxy_api": free_port()}
+    ports["gateway"] = free_port()
     token = secrets.token_hex(16)
     (run / "jupyterhub_config.py").write_text(hub_config(prefix, ports, images, token))
-    env = dict(os.environ, PYTHONPATH=str(CHECKOUT))
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(CHECKOUT),
+        MCP_HUB_PUBLIC_URL=f"http://127.0.0.1:{ports['public']}/",
+        MCP_GATEWAY_PORT=str(ports["gateway"]),
+    )
     log = (run / "hub.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyterhub", "-f", str(run / "jupyterhub_config.py")],
@@ -435,3 +441,23 @@ def test_admission_refuses_a_server_the_host_has_no_memory_for(hub, images):
     assert refused.status_code == 503, refused.text
     assert "memory" in refused.json()["message"].lower(), refused.text
     assert docker("ps", "-aq", "--filter", f"name=^{hub.prefix}-greedy$") == ""
+
+
+async def test_an_agent_on_the_gateway_url_gets_its_users_container_started_and_works_in_it(hub):
+    hub.api("POST", "/users/carol")  # 201, or 409 when the user exists
+    token = hub.token("carol")
+    assert not hub.api("GET", "/users/carol").json()["servers"]
+
+    async with mcp(f"{hub.url}/services/mcp/", token) as client:
+        await call(client, "create_notebook", notebook_path="via-gateway.ipynb")
+        ran = await call(
+            client,
+            "insert_execute_code_cell",
+            notebook_path="via-gateway.ipynb",
+            cell_index=0,
+            source="import os\nprint(os.environ['JUPYTERHUB_USER'])",
+        )
+
+    assert texts(ran) == "carol\n", ran
+    assert hub.container("carol")["State"]["Running"]
+    hub.stop("carol")

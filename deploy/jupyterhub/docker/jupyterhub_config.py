@@ -3,7 +3,8 @@
 
 Build the images with build-images.sh, then run `jupyterhub -f jupyterhub_config.py` on the host
 (see the Docker section of deploy/README.md). Read from the environment: JUPYTERHUB_DB_URL (the hub database),
-MCP_HUB_IMAGE and MCP_HUB_SCIPY_IMAGE (the templates' images). The rest is set here; a site
+MCP_HUB_IMAGE and MCP_HUB_SCIPY_IMAGE (the templates' images), MCP_HUB_PUBLIC_URL, MCP_GATEWAY_PORT and
+MCP_GATEWAY_DB_URL (the MCP gateway). The rest is set here; a site
 changes it in this file or in a config that `load_subconfig`s this one.
 """
 
@@ -118,6 +119,34 @@ c.JupyterHub.load_roles = [
         "services": ["idle-culler"],
     }
 ]
+
+# -- One MCP URL for every user: <public_url>services/mcp/ -----------------------------------------
+# MCP clients sign their person in with the hub's login (OAuth) or bring a hub token; each call
+# goes to that person's own container, started when stopped (deploy/README.md, "The MCP gateway").
+# public_url is where users reach the hub (the TLS address in production): the gateway's OAuth
+# metadata and redirects name it. Its database: SQLite here, PostgreSQL for several replicas.
+c.JupyterHub.public_url = os.environ.get("MCP_HUB_PUBLIC_URL", "http://127.0.0.1:8000/")
+try:
+    from jupyter_mcp_ext.hub.gateway.config import (
+        mcp_gateway_roles,
+        mcp_gateway_routes,
+        mcp_gateway_service,
+    )
+except ImportError:
+    logging.getLogger("JupyterHub").warning(
+        "jupyter_mcp_ext.hub.gateway is not importable: no MCP gateway at /services/mcp/ "
+        "(pip install 'jupyter-mcp-ext[hub]' where jupyterhub runs)"
+    )
+else:
+    GATEWAY_PORT = int(os.environ.get("MCP_GATEWAY_PORT", "8902"))
+    c.JupyterHub.services.append(
+        mcp_gateway_service(
+            port=GATEWAY_PORT,
+            db_url=os.environ.get("MCP_GATEWAY_DB_URL", "sqlite:///mcp-gateway.sqlite"),
+        )
+    )
+    c.JupyterHub.load_roles += mcp_gateway_roles()
+    c.Proxy.extra_routes = mcp_gateway_routes(port=GATEWAY_PORT)
 
 # -- The hub's state ------------------------------------------------------------------------------
 # SQLite to start; PostgreSQL at scale, e.g.
