@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import anyio
 import httpx2
 from conftest import call
 from support import MCP_ACCEPT, initialize_request, write_notebook
@@ -136,3 +137,42 @@ async def test_progress_of_a_long_cell_arrives_through_the_gateway_while_it_runs
     during = [arrival for arrival in arrivals if arrival < duration - 1]
     assert len(during) >= 4, arrivals
     assert during[0] < 2 and during[-1] - during[0] > 2.5, arrivals
+
+
+async def test_a_cancelled_call_interrupts_the_cell_through_the_gateway(start_hub):
+    hub = await start_hub()
+    token = await hub.user_token("alice")
+
+    async with mcp_session(hub.gateway_url, token, mode="legacy") as agent:
+        await call(agent, "create_notebook", notebook_path="cancel.ipynb")
+        await call(agent, "execute_code", notebook_path="cancel.ipynb", code="pass")  # kernel up
+        with anyio.move_on_after(3):
+            await agent.call_tool(
+                "insert_execute_code_cell",
+                {"notebook_path": "cancel.ipynb", "source": "import time\ntime.sleep(60)"},
+            )
+        started = time.monotonic()
+        after = await call(agent, "execute_code", notebook_path="cancel.ipynb", code="6 * 7")
+        waited = time.monotonic() - started
+
+    # The kernel was interrupted: the next run did not wait for the minute-long sleep.
+    assert after["status"] == "ok", after
+    assert waited < 20, waited
+
+
+async def test_a_session_ended_with_delete_through_the_gateway_is_gone(start_hub):
+    hub = await start_hub()
+    token = await hub.user_token("alice")
+    opened = await post(hub.gateway_url, token, initialize_request(client="agent"))
+    session = opened.headers["mcp-session-id"]
+    headers = {"Authorization": f"Bearer {token}", "Mcp-Session-Id": session}
+
+    async with httpx2.AsyncClient(timeout=60) as http:
+        ended = await http.delete(hub.gateway_url, headers=headers)
+    after = await post(
+        hub.gateway_url, token, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, session
+    )
+
+    assert opened.status_code == 200
+    assert ended.status_code in (200, 204), ended.text
+    assert after.status_code == 404, after.text
