@@ -118,6 +118,21 @@ async def test_a_user_the_hub_does_not_have_is_gone(start_hub):
             await servers.ensure_running("carol")
 
 
+async def test_a_token_the_hub_refuses_gives_503_naming_the_scopes_needed(start_hub):
+    hub = await start_hub()
+
+    async with httpx2.AsyncClient() as http:
+        servers = UserServers(f"{hub.url}hub/api", "not-a-token", http=http)
+        refused = await refusal(servers, "alice")
+
+    assert refused.status == 503
+    assert refused.message == (
+        "The hub refused this service's request for the server of alice (HTTP 403): Missing or "
+        "invalid credentials. The service's token must be valid and have the scopes read:servers "
+        "and start:servers."
+    )
+
+
 async def test_a_full_hub_refuses_with_429_and_when_to_try_again(start_hub_with):
     hub = await start_hub_with(
         [NO_WAITING_POST], ACTIVE_SERVER_LIMIT="1", CONCURRENT_SPAWN_LIMIT="1"
