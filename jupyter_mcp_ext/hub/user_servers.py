@@ -2,8 +2,8 @@
 
 The gateway relays each MCP call of a user to that user's own server; when the server is stopped
 (culled when idle, never started), it must be started first through the hub's REST API, with the
-gateway service's own token. Its role needs ``read:users:name``, ``read:servers`` and
-``start:servers`` (start, not stop: the gateway never stops anyone).
+gateway service's own token. Its role needs the scopes ``read:servers`` (which includes
+``read:users:name``) and ``start:servers`` (start, not stop: the gateway never stops anyone).
 
 What the hub (JupyterHub 6) answers, and what it means here:
 
@@ -221,9 +221,9 @@ class UserServers:
         if answer.status_code == 403:
             return StartRefused(
                 503,
-                f"The hub refused to let this service start the server of {user} (HTTP 403: "
-                f"{message}). Its token needs the scopes read:users:name, read:servers and "
-                "start:servers.",
+                f"The hub refused this service's request for the server of {user} (HTTP 403): "
+                f"{message.rstrip('.')}. The service's token must be valid and have the scopes "
+                "read:servers and start:servers.",
             )
         return StartRefused(
             503,

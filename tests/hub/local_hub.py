@@ -95,6 +95,7 @@ class LocalHub:
     proxy_api_port: int = field(default_factory=free_port)
     gateway_port: int = field(default_factory=free_port)
     token: str = field(default_factory=lambda: secrets.token_hex(16))  # the platform service's
+    extra_args: list[str] = field(default_factory=list)  # more hub options: --Spawner.cmd=...
     process: subprocess.Popen | None = None
     server_pids: set[int] = field(default_factory=set)
     starts: int = 0
@@ -133,6 +134,7 @@ class LocalHub:
                 str(CONFIG),
                 f"--JupyterHub.hub_port={self.hub_port}",
                 f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{self.proxy_api_port}",
+                *self.extra_args,
             ],
             cwd=self.state_dir,
             env=env,

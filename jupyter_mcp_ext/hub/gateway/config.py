@@ -18,7 +18,7 @@ from typing import Any
 # says their name — nothing else of theirs.
 USER_TOKEN_SCOPES = ["access:servers!user", "read:users:name!user"]
 # What the gateway itself may do on the hub: see and start servers (never stop them).
-GATEWAY_SCOPES = ["read:users:name", "read:servers", "start:servers"]
+GATEWAY_SCOPES = ["read:servers", "start:servers"]
 
 
 def mcp_gateway_service(
