@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,8 @@ StartHub = Callable[..., Awaitable[LocalHub]]
 @pytest.fixture
 def start_hub(tmp_path: Path) -> Iterator[StartHub]:
     """``await start_hub(IDLE_TIMEOUT="5", ...)``: a running local demo hub with these MCP_HUB_*
-    settings; stopped, with every server it started, at the end of the test."""
+    settings (and ``extra_args``, more options on its command line: ``--Spawner.cmd=...``);
+    stopped, with every server it started, at the end of the test."""
     for module, package in (
         ("jupyterhub", "jupyterhub"),
         ("jupyterhub_idle_culler", "jupyterhub-idle-culler"),
@@ -33,10 +34,10 @@ def start_hub(tmp_path: Path) -> Iterator[StartHub]:
         )
     hubs: list[LocalHub] = []
 
-    async def start(**settings: str) -> LocalHub:
+    async def start(extra_args: Sequence[str] = (), **settings: str) -> LocalHub:
         state_dir = tmp_path / f"hub{len(hubs)}"
         state_dir.mkdir()
-        hub = LocalHub(state_dir, settings)
+        hub = LocalHub(state_dir, settings, extra_args=list(extra_args))
         hubs.append(hub)
         hub.start()
         await hub.wait_ready()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -174,6 +175,10 @@ class LocalHub:
 
     def log(self) -> str:
         return (self.state_dir / f"hub-{self.starts}.log").read_text()
+
+    def start_requests(self, user: str) -> int:
+        """How many times the hub was asked to start ``user``'s server (its request log)."""
+        return len(re.findall(rf"\d{{3}} POST /hub/api/users/{user}/server ", self.log()))
 
     # -- the REST API, as the platform service -------------------------------------------------
 

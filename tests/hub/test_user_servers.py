@@ -8,8 +8,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import httpx2
 import pytest
@@ -36,32 +35,6 @@ async def gateway(hub: LocalHub, **options: float) -> AsyncIterator[UserServers]
         )
 
 
-@pytest.fixture
-def start_hub_with(start_hub, tmp_path: Path) -> Iterator[Callable[..., Awaitable[LocalHub]]]:
-    """``await start_hub_with(["--Spawner.cmd=..."], SETTING="...")``: a hub with more options
-    on its command line than the local demo's settings have (``start_hub`` skips where no hub
-    can run)."""
-    hubs: list[LocalHub] = []
-
-    async def start(extra_args: list[str], **settings: str) -> LocalHub:
-        state_dir = tmp_path / f"hub-with-{len(hubs)}"
-        state_dir.mkdir()
-        hub = LocalHub(state_dir, settings, extra_args=extra_args)
-        hubs.append(hub)
-        hub.start()
-        await hub.wait_ready()
-        return hub
-
-    yield start
-    for hub in hubs:
-        hub.close()
-
-
-def start_requests(hub: LocalHub, user: str) -> int:
-    """How many times the hub was asked to start ``user``'s server (its request log)."""
-    return len(re.findall(rf"\d{{3}} POST /hub/api/users/{user}/server ", hub.log()))
-
-
 async def refusal(servers: UserServers, user: str) -> StartRefused:
     with pytest.raises(StartRefused) as refused:
         await servers.ensure_running(user)
@@ -78,7 +51,7 @@ async def test_concurrent_calls_start_a_stopped_server_once_and_return_when_it_a
         took = time.monotonic() - began
 
     assert urls == ["/user/alice/"] * 5
-    assert start_requests(hub, "alice") == 1
+    assert hub.start_requests("alice") == 1
     assert await hub.running("alice")
     token = await hub.user_token("alice")
     async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as user:
@@ -87,7 +60,7 @@ async def test_concurrent_calls_start_a_stopped_server_once_and_return_when_it_a
     # once it runs, a call returns at once without asking the hub to start it
     assert later == "/user/alice/"
     assert took < 1
-    assert start_requests(hub, "alice") == 1
+    assert hub.start_requests("alice") == 1
 
 
 async def test_a_server_being_stopped_is_started_again_once_stopped(start_hub):
@@ -133,9 +106,9 @@ async def test_a_token_the_hub_refuses_gives_503_naming_the_scopes_needed(start_
     )
 
 
-async def test_a_full_hub_refuses_with_429_and_when_to_try_again(start_hub_with):
-    hub = await start_hub_with(
-        [NO_WAITING_POST], ACTIVE_SERVER_LIMIT="1", CONCURRENT_SPAWN_LIMIT="1"
+async def test_a_full_hub_refuses_with_429_and_when_to_try_again(start_hub):
+    hub = await start_hub(
+        extra_args=[NO_WAITING_POST], ACTIVE_SERVER_LIMIT="1", CONCURRENT_SPAWN_LIMIT="1"
     )
     assert (await hub.request_start("alice")).status_code == 202
 
@@ -163,8 +136,8 @@ async def test_a_start_the_host_has_no_memory_for_is_refused_as_full(start_hub):
     assert "Try again later" in refused.message
 
 
-async def test_a_spawn_that_fails_at_once_gives_503_with_the_hubs_reason(start_hub_with):
-    hub = await start_hub_with(["--Spawner.cmd=/nonexistent/jupyterhub-singleuser"])
+async def test_a_spawn_that_fails_at_once_gives_503_with_the_hubs_reason(start_hub):
+    hub = await start_hub(extra_args=["--Spawner.cmd=/nonexistent/jupyterhub-singleuser"])
 
     async with gateway(hub) as servers:
         refused = await refusal(servers, "alice")
@@ -175,8 +148,8 @@ async def test_a_spawn_that_fails_at_once_gives_503_with_the_hubs_reason(start_h
     )
 
 
-async def test_a_spawn_that_fails_later_gives_503_with_the_hubs_reason(start_hub_with):
-    hub = await start_hub_with([EXITING_SERVER, NO_WAITING_POST, "--Spawner.http_timeout=2"])
+async def test_a_spawn_that_fails_later_gives_503_with_the_hubs_reason(start_hub):
+    hub = await start_hub(extra_args=[EXITING_SERVER, NO_WAITING_POST, "--Spawner.http_timeout=2"])
 
     async with gateway(hub) as servers:
         refused = await refusal(servers, "alice")
@@ -186,7 +159,7 @@ async def test_a_spawn_that_fails_later_gives_503_with_the_hubs_reason(start_hub
         r"Spawn failed: Server at http://127\.0\.0\.1:\d+/user/alice/api didn't respond in 2 seconds",
         refused.message,
     ), refused.message
-    assert start_requests(hub, "alice") == 1
+    assert hub.start_requests("alice") == 1
 
 
 async def test_a_server_not_ready_in_time_gives_503_saying_so(start_hub):
