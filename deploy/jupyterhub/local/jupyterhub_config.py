@@ -90,10 +90,13 @@ c.JupyterHub.load_roles = [
 ]
 
 # The MCP gateway: one MCP URL for every user, <hub>/services/mcp/ (deploy/README.md).
-c.JupyterHub.services.append(mcp_gateway_service(
-    port=int(setting("GATEWAY_PORT", "8902")),
-    db_url=setting("GATEWAY_DB_URL", "sqlite:///mcp-gateway.sqlite"),
-))
+c.JupyterHub.services.append(
+    mcp_gateway_service(
+        port=int(setting("GATEWAY_PORT", "8902")),
+        db_url=setting("GATEWAY_DB_URL", "sqlite:///mcp-gateway.sqlite"),
+        extra_args=setting("GATEWAY_ARGS", "").split(),  # e.g. --MCPGateway.start_timeout=60
+    )
+)
 c.JupyterHub.load_roles += mcp_gateway_roles()
 c.Proxy.extra_routes = mcp_gateway_routes(port=int(setting("GATEWAY_PORT", "8902")))
 

@@ -45,7 +45,7 @@ def page(title: str, body: str, status: int = 200) -> HTMLResponse:
 def client_description(client: OAuthClientInformationFull | None, client_id: str) -> str:
     """Who asks, in words: its own name, and for a metadata document the site vouching for it."""
     name = (client.client_name if client else None) or "An MCP client"
-    if client_id.startswith("https://"):
+    if client_id.startswith(("https://", "http://")):
         return f"{html.escape(name)} (from {html.escape(urlsplit(client_id).netloc)})"
     return f"{html.escape(name)} <small>(a name the client gave itself)</small>"
 
