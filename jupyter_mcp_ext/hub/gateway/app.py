@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import anyio.to_thread
@@ -23,7 +23,6 @@ import uvicorn
 from jupyterhub.services.auth import HubOAuth
 from mcp.server.auth.handlers.metadata import MetadataHandler, ProtectedResourceMetadataHandler
 from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
-from mcp.server.auth.provider import ProviderTokenVerifier
 from mcp.server.auth.routes import build_metadata, cors_middleware, create_auth_routes
 from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOptions
 from mcp.shared.auth import ProtectedResourceMetadata
@@ -105,7 +104,7 @@ class MCPGateway(Application):
         600, help="Seconds between removals of expired codes and tokens (default 600)."
     ).tag(config=True)
 
-    aliases: ClassVar = {"config": "MCPGateway.config_file", "db-url": "MCPGateway.db_url"}
+    aliases = {"config": "MCPGateway.config_file", "db-url": "MCPGateway.db_url"}  # noqa: RUF012
 
     def initialize(self, argv: Any = None) -> None:
         super().initialize(argv)
@@ -230,9 +229,7 @@ class MCPGateway(Application):
             middleware=[
                 Middleware(
                     AuthenticationMiddleware,
-                    backend=BearerAuthBackend(
-                        ProviderTokenVerifier(provider), resource_server_url=resource
-                    ),
+                    backend=BearerAuthBackend(provider, resource_server_url=resource),
                     on_error=hub_unreachable,
                 )
             ],

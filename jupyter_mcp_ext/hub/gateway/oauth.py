@@ -24,6 +24,7 @@ from mcp.server.auth.provider import (
     AuthorizationCode,
     AuthorizationParams,
     AuthorizeError,
+    OAuthAuthorizationServerProvider,
     RefreshToken,
     TokenError,
 )
@@ -31,7 +32,7 @@ from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import Field, ValidationError
 
 from .identity import HubIdentity
-from .store import Grant, Store, grant_id, new_secret
+from .store import Grant, SignIn, Store, grant_id, new_secret
 
 SCOPE = "mcp"
 HUB_TOKEN_CLIENT = "hub-token"  # the client id of access tokens that are hub API tokens
@@ -63,8 +64,10 @@ class ClientMetadataError(Exception):
     """A client id that is a URL whose document cannot be used; the message says why."""
 
 
-class HubSignInProvider:
-    """Implements ``mcp.server.auth.provider.OAuthAuthorizationServerProvider``."""
+class HubSignInProvider(
+    OAuthAuthorizationServerProvider[GatewayCode, GatewayRefreshToken, GatewayAccessToken]
+):
+    """The SDK's provider over our store, and the token verifier of the MCP URL."""
 
     def __init__(
         self,
@@ -178,6 +181,16 @@ class HubSignInProvider:
             }
         )
         return f"{self.hub_authorize_url}?{query}"
+
+    async def pending_sign_in(self, key: str) -> SignIn | None:
+        return await self._db(self.store.sign_in, key) if key else None
+
+    async def signed_in(self, key: str, user: str, hub_token: str) -> bool:
+        """The hub confirmed who signed in; False when the sign-in expired or was answered."""
+        return await self._db(self.store.signed_in, key, user, hub_token)
+
+    async def cancel_sign_in(self, key: str) -> None:
+        await self._db(self.store.end_sign_in, key)
 
     async def issue_code(self, key: str) -> tuple[AuthorizationParams, str]:
         """After the person's consent: our code for the client, and the request it answers."""
@@ -330,6 +343,9 @@ class HubSignInProvider:
             subject=user,
             hub_token=token,
         )
+
+    async def verify_token(self, token: str) -> GatewayAccessToken | None:
+        return await self.load_access_token(token)
 
     async def revoke_token(self, token: GatewayAccessToken | GatewayRefreshToken) -> None:
         if isinstance(token, GatewayRefreshToken):

@@ -59,7 +59,7 @@ class SignInPages:
         """The hub's answer to our sign-in: exchange its code, then ask for consent."""
         key = request.query_params.get("state", "")
         provider = self.provider
-        sign_in = await provider._db(provider.store.sign_in, key) if key else None
+        sign_in = await provider.pending_sign_in(key)
         if sign_in is None or sign_in.user is not None:
             return page(
                 "Sign-in expired",
@@ -69,7 +69,7 @@ class SignInPages:
             )
         params = AuthorizationParams.model_validate(sign_in.request)
         if "error" in request.query_params or "code" not in request.query_params:
-            await provider._db(provider.store.end_sign_in, key)
+            await provider.cancel_sign_in(key)
             return self._back_to_client(params, error="access_denied")
         hub_auth = provider.identity.hub_auth
         try:
@@ -91,7 +91,7 @@ class SignInPages:
                 "use one for you. Ask the hub's operator.</p>",
                 403,
             )
-        if not await provider._db(provider.store.signed_in, key, model["name"], hub_token):
+        if not await provider.signed_in(key, model["name"], hub_token):
             return page("Sign-in expired", "<p>Start again from your MCP client.</p>", 400)
         client = await provider.get_client(sign_in.client_id)
         who = client_description(client, sign_in.client_id)
@@ -113,7 +113,7 @@ class SignInPages:
         form = await request.form()
         key, answer = str(form.get("sign_in", "")), form.get("answer")
         provider = self.provider
-        sign_in = await provider._db(provider.store.sign_in, key) if key else None
+        sign_in = await provider.pending_sign_in(key)
         if sign_in is None or sign_in.user is None or answer not in ("allow", "deny"):
             return page(
                 "Sign-in expired",
@@ -122,7 +122,7 @@ class SignInPages:
                 400,
             )
         if answer == "deny":
-            await provider._db(provider.store.end_sign_in, key)
+            await provider.cancel_sign_in(key)
             return self._back_to_client(
                 AuthorizationParams.model_validate(sign_in.request), error="access_denied"
             )
