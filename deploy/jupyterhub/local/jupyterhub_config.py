@@ -93,6 +93,8 @@ c.JupyterHub.load_roles = [
 c.JupyterHub.services.append(mcp_gateway_service(
     port=int(setting("GATEWAY_PORT", "8902")),
     db_url=setting("GATEWAY_DB_URL", "sqlite:///mcp-gateway.sqlite"),
+    # Set it to run more gateway processes on one PostgreSQL (GATEWAY_DB_URL) beside the hub's.
+    api_token=setting("GATEWAY_API_TOKEN", "") or None,
 ))
 c.JupyterHub.load_roles += mcp_gateway_roles()
 c.Proxy.extra_routes = mcp_gateway_routes(port=int(setting("GATEWAY_PORT", "8902")))
