@@ -97,6 +97,7 @@ class LocalHub:
     gateway_port: int = field(default_factory=free_port)
     token: str = field(default_factory=lambda: secrets.token_hex(16))  # the platform service's
     extra_args: list[str] = field(default_factory=list)  # more hub options: --Spawner.cmd=...
+    proxy_token: str = field(default_factory=lambda: secrets.token_hex(16))  # the proxy's REST API
     process: subprocess.Popen | None = None
     server_pids: set[int] = field(default_factory=set)
     starts: int = 0
@@ -122,6 +123,7 @@ class LocalHub:
             "MCP_HUB_PASSWORD": PASSWORD,
             "MCP_HUB_PORT": str(self.port),
             "MCP_HUB_GATEWAY_PORT": str(self.gateway_port),
+            "CONFIGPROXY_AUTH_TOKEN": self.proxy_token,
             **{f"MCP_HUB_{name}": value for name, value in self.settings.items()},
         }
         self.starts += 1
@@ -172,6 +174,26 @@ class LocalHub:
         for pid in self.server_pids:
             if alive(pid) and _is_user_server(pid):  # not a PID reused since
                 stop_pid(pid)
+
+    def gateway_pid(self) -> int:
+        """The PID of the MCP gateway the hub started."""
+        assert self.process is not None
+        for pid in _descendants(self.process.pid, sparing=self.server_pids):
+            with contextlib.suppress(OSError):
+                if b"jupyter_mcp_ext.hub.gateway" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    return pid
+        raise AssertionError(f"the hub runs no MCP gateway:\n{self.log()}")
+
+    async def route(self, path: str, target: str) -> None:
+        """Send the proxy's requests for ``path`` to ``target`` from now on (its REST API), as the
+        hub does when a server or service moves."""
+        async with httpx2.AsyncClient(
+            headers={"Authorization": f"token {self.proxy_token}"}, timeout=30
+        ) as http:
+            response = await http.post(
+                f"http://127.0.0.1:{self.proxy_api_port}/api/routes{path}", json={"target": target}
+            )
+        assert response.status_code == 201, response.text
 
     def log(self) -> str:
         return (self.state_dir / f"hub-{self.starts}.log").read_text()

@@ -95,6 +95,8 @@ c.JupyterHub.services.append(
         port=int(setting("GATEWAY_PORT", "8902")),
         db_url=setting("GATEWAY_DB_URL", "sqlite:///mcp-gateway.sqlite"),
         extra_args=setting("GATEWAY_ARGS", "").split(),  # e.g. --MCPGateway.start_timeout=60
+        # Set it to run more gateway processes on one PostgreSQL (GATEWAY_DB_URL) beside the hub's.
+        api_token=setting("GATEWAY_API_TOKEN", "") or None,
     )
 )
 c.JupyterHub.load_roles += mcp_gateway_roles()

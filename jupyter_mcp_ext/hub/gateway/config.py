@@ -27,9 +27,14 @@ def mcp_gateway_service(
     db_url: str = "sqlite:///mcp-gateway.sqlite",
     host: str = "127.0.0.1",
     extra_args: list[str] | None = None,
+    api_token: str | None = None,
 ) -> dict[str, Any]:
-    """A hub-managed service running the gateway at ``<hub>/services/<name>/``."""
-    return {
+    """A hub-managed service running the gateway at ``<hub>/services/<name>/``.
+
+    ``api_token``: the service's hub API token, which is also its OAuth client secret. Give one
+    when more gateway processes than the hub's own serve the service (replicas on one PostgreSQL):
+    they need it too. By default the hub makes a new one at each start."""
+    service: dict[str, Any] = {
         "name": name,
         "url": f"http://{host}:{port}",
         "command": [sys.executable, "-m", "jupyter_mcp_ext.hub.gateway", *(extra_args or [])],
@@ -39,6 +44,9 @@ def mcp_gateway_service(
         # page could name only the gateway).
         "oauth_no_confirm": True,
     }
+    if api_token:
+        service["api_token"] = api_token
+    return service
 
 
 def mcp_gateway_roles(name: str = "mcp") -> list[dict[str, Any]]:

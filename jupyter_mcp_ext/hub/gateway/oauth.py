@@ -311,7 +311,7 @@ class HubSignInProvider(
             grant_id=refresh_token.grant_id,
         )
         issued, answer = self._new_tokens(grant)
-        if not await self._db(self.store.rotate, grant, issued):
+        if not await self._db(self.store.rotate, refresh_token.token, grant, issued):
             raise TokenError(error="invalid_grant", error_description="the refresh token was used")
         return answer
 

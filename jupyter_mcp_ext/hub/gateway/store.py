@@ -170,13 +170,21 @@ class Store:
         return json.loads(row.info)
 
     def save_client(self, client_id: str, info: dict[str, Any], expires_at: float | None) -> None:
-        with self._transaction() as db:
-            db.execute(sa.delete(clients).where(clients.c.client_id == client_id))
-            db.execute(
-                sa.insert(clients).values(
-                    client_id=client_id, info=json.dumps(info), expires_at=expires_at
-                )
-            )
+        for attempt in range(2):
+            try:
+                with self._transaction() as db:
+                    db.execute(sa.delete(clients).where(clients.c.client_id == client_id))
+                    db.execute(
+                        sa.insert(clients).values(
+                            client_id=client_id, info=json.dumps(info), expires_at=expires_at
+                        )
+                    )
+                return
+            except IntegrityError:
+                # Another replica saved the same client meanwhile (a client metadata document
+                # fetched by both): the second try replaces it.
+                if attempt == 1:
+                    raise
 
     # -- sign-ins ------------------------------------------------------------------------------
 
@@ -320,13 +328,24 @@ class Store:
             grant_id=row.grant_id,
         )
 
-    def rotate(self, grant: Grant, issued: dict[str, tuple[str, float]]) -> bool:
-        """Replace a grant's tokens with ``issued`` (a refresh); False when another request
-        rotated or revoked it first, so a refresh token works once."""
+    def rotate(
+        self, refresh_token: str, grant: Grant, issued: dict[str, tuple[str, float]]
+    ) -> bool:
+        """Spend ``refresh_token`` and replace its grant's tokens with ``issued``; False when it
+        was spent or revoked first, so that of two refreshes with one token only one wins (and
+        the loser cannot drop the winner's new tokens)."""
         with self._transaction() as db:
-            done = db.execute(sa.delete(tokens).where(tokens.c.grant_id == grant.grant_id))
-            if done.rowcount == 0:
+            spent = db.execute(
+                sa.delete(tokens).where(
+                    tokens.c.token_hash == digest(refresh_token),
+                    tokens.c.kind == "refresh",
+                    tokens.c.grant_id == grant.grant_id,
+                    tokens.c.expires_at > time.time(),
+                )
+            )
+            if spent.rowcount != 1:
                 return False
+            db.execute(sa.delete(tokens).where(tokens.c.grant_id == grant.grant_id))
             self._insert_tokens(db, issued, grant)
         return True
 
