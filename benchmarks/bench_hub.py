@@ -43,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,15 +66,8 @@ from mcp.client.streamable_http import streamable_http_client
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = REPO / "deploy" / "jupyterhub" / "local" / "jupyterhub_config.py"
-# The demo's configuration with the benchmark's users instead of the two demo users.
-BENCH_CONFIG = f"""
-import os
-c = get_config()  # noqa: F821
-load_subconfig({str(DEMO_CONFIG)!r})  # noqa: F821
-c.Authenticator.allowed_users = set(os.environ["BENCH_HUB_USERS"].split(","))
-"""
 READ_TOOL = ("list_notebooks", {})
-AGENTS_PER_USER = 2
+AGENTS_PER_USER = 2  # in the load, unless --agents says otherwise
 
 
 # -- processes -------------------------------------------------------------------------------
@@ -156,6 +149,7 @@ class Hub:
     state: Path
     users: list[str]
     port: int = field(default_factory=free_port)
+    gateway_port: int = field(default_factory=free_port)  # the MCP gateway service's
     token: str = field(default_factory=lambda: secrets.token_hex(16))  # the platform service's
     process: subprocess.Popen[bytes] | None = None
     servers: dict[str, int] = field(default_factory=dict)  # user -> server PID
@@ -164,22 +158,28 @@ class Hub:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
-    def start(self, spawn_limit: int) -> None:
-        config = self.state / "bench_config.py"
-        config.write_text(BENCH_CONFIG)
+    @property
+    def gateway_url(self) -> str:
+        return f"{self.url}services/mcp/"
+
+    def start(self, spawn_limit: int, **extra: str) -> None:
+        """Start the demo hub with the benchmark's users and limits; ``extra`` settings (MCP_HUB_*
+        without the prefix) add to them or replace them."""
         settings = {
+            "USERS": ",".join(self.users),
             "PLATFORM_TOKEN": self.token,
             "PORT": str(self.port),
+            "GATEWAY_PORT": str(self.gateway_port),
             "ACTIVE_SERVER_LIMIT": str(len(self.users) + 1),
             "CONCURRENT_SPAWN_LIMIT": str(spawn_limit),
             "IDLE_TIMEOUT": "3600",  # no culling during the run
             "MEM_LIMIT": "256M",
+            **extra,
         }
         env = {
             **os.environ,
             # Users' servers import this checkout's extension (the spawner passes PYTHONPATH on).
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-            "BENCH_HUB_USERS": ",".join(self.users),
             **{f"MCP_HUB_{name}": value for name, value in settings.items()},
         }
         with open(self.state / "hub.log", "wb") as log:
@@ -189,7 +189,7 @@ class Hub:
                     "-m",
                     "jupyterhub",
                     "-f",
-                    str(config),
+                    str(DEMO_CONFIG),
                     f"--JupyterHub.hub_port={free_port()}",
                     f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{free_port()}",
                 ],
@@ -379,12 +379,13 @@ class AgentRun:
 
 
 async def agent(
-    hub: Hub, user: str, token: str, k: int, args: argparse.Namespace, start: Start
+    url: str, user: str, token: str, k: int, args: argparse.Namespace, start: Start
 ) -> AgentRun:
-    """One agent: its notebook and kernel ready first, then edit + execute until the end."""
+    """One agent on MCP ``url``: its notebook and kernel ready first, then edit + execute until
+    the end."""
     run = AgentRun()
     path = f"agent-{k}.ipynb"
-    async with mcp_session(f"{hub.url}user/{user}/mcp", token, args.mode) as client:
+    async with mcp_session(url, token, args.mode) as client:
         tool_ok(await client.call_tool("create_notebook", {"notebook_path": path}))
         async with start.kernel_starts:
             tool_ok(
@@ -420,12 +421,19 @@ def tree_cpu(pids: list[int]) -> float:
     return cpu_of([p for pid in pids for p in (pid, *descendants(pid))])
 
 
-async def load(hub: Hub, tokens: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
+async def load(
+    hub: Hub,
+    tokens: dict[str, str],
+    args: argparse.Namespace,
+    url_of: Callable[[str], str],
+    watched: dict[str, int],
+) -> dict[str, Any]:
+    """The agents' run on ``url_of(user)``; CPU and RSS of the ``watched`` processes (by name)."""
     start = Start(asyncio.Semaphore(args.kernel_batch))
     agents = [
-        asyncio.create_task(agent(hub, u, tokens[u], k, args, start))
+        asyncio.create_task(agent(url_of(u), u, tokens[u], k, args, start))
         for u in hub.users
-        for k in range(AGENTS_PER_USER)
+        for k in range(args.agents)
     ]
     while start.ready < len(agents):
         if failed := [a for a in agents if a.done()]:
@@ -433,27 +441,23 @@ async def load(hub: Hub, tokens: dict[str, str], args: argparse.Namespace) -> di
             raise RuntimeError("an agent ended before the start")
         await asyncio.sleep(0.1)
     print(f"  {len(agents)} agents ready (each its notebook and kernel); go", flush=True)
-    assert hub.process is not None
-    hub_pid, proxy_pid = hub.process.pid, hub.proxy_pid()
     servers = list(hub.servers.values())
-    cpu0 = {"hub": cpu_of([hub_pid]), "proxy": cpu_of([proxy_pid]), "servers": tree_cpu(servers)}
+    cpu0 = {name: cpu_of([pid]) for name, pid in watched.items()}
+    cpu0["servers"] = tree_cpu(servers)
     client0, t0 = time.process_time(), time.perf_counter()
     start.end = t0 + args.duration
     start.go.set()
     runs = await asyncio.gather(*agents)
     wall = time.perf_counter() - t0
-    cpu = {
-        "hub": cpu_of([hub_pid]) - cpu0["hub"],
-        "proxy": cpu_of([proxy_pid]) - cpu0["proxy"],
-        "servers": tree_cpu(servers) - cpu0["servers"],
-        "agents": time.process_time() - client0,
-    }
+    cpu = {name: cpu_of([pid]) - cpu0[name] for name, pid in watched.items()}
+    cpu["servers"] = tree_cpu(servers) - cpu0["servers"]
+    cpu["agents"] = time.process_time() - client0
     return {
         "runs": runs,
         "wall": wall,
         "cpu": cpu,
-        "peak_mb": {"hub": rss_mb(hub_pid, "VmHWM"), "proxy": rss_mb(proxy_pid, "VmHWM")},
-        "rss_mb": {"hub": rss_mb(hub_pid), "proxy": rss_mb(proxy_pid)},
+        "peak_mb": {name: rss_mb(pid, "VmHWM") for name, pid in watched.items()},
+        "rss_mb": {name: rss_mb(pid) for name, pid in watched.items()},
     }
 
 
@@ -462,21 +466,24 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]  # nearest rank
 
 
-def report_load(figures: dict[str, Any], args: argparse.Namespace, verdicts: Verdicts) -> None:
+def report_load(
+    figures: dict[str, Any], args: argparse.Namespace, verdicts: Verdicts, route: str
+) -> None:
+    """The run's calls, errors and latency, and each watched process's CPU and memory."""
     runs: list[AgentRun] = figures["runs"]
     calls = sum(r.calls for r in runs)
     errors = [e for r in runs for e in r.errors]
     times = [t for r in runs for t in r.times_ms]
     wall, cpu = figures["wall"], figures["cpu"]
     print(
-        f"{len(args.users_list)} users x {AGENTS_PER_USER} agents, edit + execute for "
-        f"{wall:.1f} s through the proxy: {calls} calls, {calls / wall:.1f} calls/s, "
+        f"{len(args.users_list)} users x {args.agents} agents, edit + execute for "
+        f"{wall:.1f} s {route}: {calls} calls, {calls / wall:.1f} calls/s, "
         f"{len(errors)} errors; latency median {statistics.median(times):.1f} ms, "
         f"p95 {percentile(times, 0.95):.1f} ms"
     )
-    for name in ("hub", "proxy"):
+    for name in figures["rss_mb"]:
         print(
-            f"  {name:5}: {cpu[name]:6.1f} CPU s ({cpu[name] / wall:.0%} of a core); "
+            f"  {name:7}: {cpu[name]:6.1f} CPU s ({cpu[name] / wall:.0%} of a core); "
             f"RSS {figures['rss_mb'][name]:.0f} MB at the end, peak {figures['peak_mb'][name]:.0f} MB"
         )
     for name, what in (
@@ -488,7 +495,7 @@ def report_load(figures: dict[str, Any], args: argparse.Namespace, verdicts: Ver
         print(f"  ! {error}")
     verdicts.check(
         not errors and calls > 0,
-        f"0 errors in the agents' edit + execute calls through the hub ({len(errors)} of {calls})",
+        f"0 errors in the agents' edit + execute calls {route} ({len(errors)} of {calls})",
         timing=False,
     )
 
@@ -528,7 +535,15 @@ async def benchmark(hub: Hub, args: argparse.Namespace) -> Verdicts:
     await overhead(hub, hub.users[0], tokens[hub.users[0]], args)
 
     print(f"\n4. load, {args.duration:.0f} s ...", flush=True)
-    report_load(await load(hub, tokens, args), args, verdicts)
+    assert hub.process is not None
+    figures = await load(
+        hub,
+        tokens,
+        args,
+        url_of=lambda user: f"{hub.url}user/{user}/mcp",
+        watched={"hub": hub.process.pid, "proxy": hub.proxy_pid()},
+    )
+    report_load(figures, args, verdicts, route="through the hub's proxy")
     return verdicts
 
 
@@ -537,6 +552,7 @@ def main() -> int:
     add = parser.add_argument
     add("--users", type=int, default=20, help="users, each with their own server (default 20)")
     add("--duration", type=float, default=60.0, help="seconds of load (default 60)")
+    add("--agents", type=int, default=AGENTS_PER_USER, help="agents per user in the load")
     add("--n", type=int, default=200, help="timed calls per overhead row (default 200)")
     add("--warmup", type=int, default=20, help="untimed calls per overhead row first")
     add("--batch", type=int, default=2, help="servers started at once (default 2)")
@@ -544,22 +560,15 @@ def main() -> int:
     add("--start-timeout", type=float, default=300.0, help="seconds a server may take to start")
     quick = {"users": 2, "duration": 5.0, "n": 30, "warmup": 3}
     args = parse_args(parser, quick)
-    if min(args.users, args.batch, args.kernel_batch) < 1 or args.duration <= 0:
-        parser.error("--users, --batch and --kernel-batch must be >= 1, --duration > 0")
-    for module, package in (
-        ("jupyterhub", "jupyterhub"),
-        ("jupyterhub_idle_culler", "jupyterhub-idle-culler"),
-    ):
-        if importlib.util.find_spec(module) is None:
-            parser.error(f"{package} is missing: pip install {package}")
-    if shutil.which("configurable-http-proxy") is None:
-        parser.error("configurable-http-proxy is missing: npm install -g configurable-http-proxy@5")
+    if min(args.users, args.agents, args.batch, args.kernel_batch) < 1 or args.duration <= 0:
+        parser.error("--users, --agents, --batch and --kernel-batch must be >= 1, --duration > 0")
+    check_prerequisites(parser)
     args.users_list = [f"bench{i:02d}" for i in range(args.users)]
 
     print_machine(["jupyter-mcp-ext", "jupyterhub", "mcp", "jupyter_server", "tornado", "httpx2"])
     print(f"configurable-http-proxy {_proxy_version()}")
     print(
-        f"Mode: {args.mode}; {args.users} users x {AGENTS_PER_USER} agents for "
+        f"Mode: {args.mode}; {args.users} users x {args.agents} agents for "
         f"{args.duration:.0f} s; overhead n={args.n} in {args.rounds} rounds, "
         f"warm-up={args.warmup}"
     )
@@ -590,6 +599,18 @@ def main() -> int:
         timing=False,
     )
     return verdicts.exit_status()
+
+
+def check_prerequisites(parser: argparse.ArgumentParser) -> None:
+    """Exit with what to install when the demo hub cannot run here."""
+    for module, package in (
+        ("jupyterhub", "jupyterhub"),
+        ("jupyterhub_idle_culler", "jupyterhub-idle-culler"),
+    ):
+        if importlib.util.find_spec(module) is None:
+            parser.error(f"{package} is missing: pip install {package}")
+    if shutil.which("configurable-http-proxy") is None:
+        parser.error("configurable-http-proxy is missing: npm install -g configurable-http-proxy@5")
 
 
 def _proxy_version() -> str:

@@ -33,6 +33,13 @@ TARGET_ROWS = {
         "RSS growth",
         "0 errors in the sessions",
     ],
+    "bench_gateway.py": [
+        "gateway overhead with a hub token",
+        "gateway overhead with an OAuth token",
+        "every first call through the gateway of a stopped user was answered",
+        "0 errors in the agents' edit + execute calls through the gateway",
+        "every process started stopped by PID",
+    ],
     "bench_hub.py": [
         "every user's server answered its first MCP call",
         "0 errors in the agents' edit + execute calls through the hub",
@@ -42,9 +49,9 @@ TARGET_ROWS = {
 
 
 def missing_for(script: str) -> str | None:
-    """Why ``script`` cannot run here: the hub benchmark needs JupyterHub, its idle culler (the
+    """Why ``script`` cannot run here: the hub benchmarks need JupyterHub, its idle culler (the
     demo hub runs it) and the npm proxy."""
-    if script != "bench_hub.py":
+    if script not in ("bench_hub.py", "bench_gateway.py"):
         return None
     for module, package in (
         ("jupyterhub", "jupyterhub"),

@@ -30,7 +30,7 @@ def setting(name: str, default: str) -> str:
     return os.environ.get(f"MCP_HUB_{name}", default)
 
 
-USERS = ["alice", "bob"]
+USERS = [name.strip() for name in setting("USERS", "alice,bob").split(",") if name.strip()]
 PASSWORD = setting("PASSWORD", "") or secrets.token_hex(6)
 IDLE_TIMEOUT = int(setting("IDLE_TIMEOUT", "600"))  # seconds without activity before a server stops
 CULL_EVERY = int(setting("CULL_EVERY", "60"))
@@ -48,7 +48,7 @@ c.JupyterHub.db_url = setting("DB_URL", "sqlite:///jupyterhub.sqlite")
 c.JupyterHub.cleanup_servers = False
 c.JupyterHub.last_activity_interval = ACTIVITY_INTERVAL
 
-# Two demo users sharing one password (printed below).
+# The demo users (MCP_HUB_USERS, comma-separated) sharing one password (printed below).
 c.JupyterHub.authenticator_class = "shared-password"
 c.SharedPasswordAuthenticator.user_password = PASSWORD
 c.Authenticator.allowed_users = set(USERS)
