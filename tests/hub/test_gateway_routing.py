@@ -160,7 +160,7 @@ async def test_a_cancelled_call_interrupts_the_cell_through_the_gateway(start_hu
     assert waited < 20, waited
 
 
-async def test_a_session_ended_with_delete_through_the_gateway_is_gone(start_hub):
+async def test_a_session_listens_and_ends_with_delete_through_the_gateway(start_hub):
     hub = await start_hub()
     token = await hub.user_token("alice")
     opened = await post(hub.gateway_url, token, initialize_request(client="agent"))
@@ -168,11 +168,18 @@ async def test_a_session_ended_with_delete_through_the_gateway_is_gone(start_hub
     headers = {"Authorization": f"Bearer {token}", "Mcp-Session-Id": session}
 
     async with httpx2.AsyncClient(timeout=60) as http:
+        async with http.stream(
+            "GET", hub.gateway_url, headers={**headers, "Accept": "text/event-stream"}
+        ) as listening:
+            stream_status = listening.status_code
+            stream_type = listening.headers["content-type"]
         ended = await http.delete(hub.gateway_url, headers=headers)
     after = await post(
         hub.gateway_url, token, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, session
     )
 
     assert opened.status_code == 200
+    # The server's GET stream opens through the gateway (the client hung up at once).
+    assert (stream_status, stream_type.split(";")[0]) == (200, "text/event-stream")
     assert ended.status_code in (200, 204), ended.text
     assert after.status_code == 404, after.text

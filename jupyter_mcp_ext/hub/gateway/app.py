@@ -183,7 +183,7 @@ class MCPGateway(Application):
             self.http,
             proxy_url,
             challenge=f'Bearer error="invalid_token", resource_metadata="{resource_metadata_url}"',
-            forget_user=lambda user: anyio.to_thread.run_sync(self.store.revoke_user, user),
+            forget_user=provider.forget_user,
         )
         mcp = RequireAuthMiddleware(relay, [SCOPE], resource_metadata_url)
         auth_routes = [

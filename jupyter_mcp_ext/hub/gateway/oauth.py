@@ -36,6 +36,8 @@ from .store import Grant, SignIn, Store, grant_id, new_secret
 
 SCOPE = "mcp"
 HUB_TOKEN_CLIENT = "hub-token"  # the client id of access tokens that are hub API tokens
+# Our access and refresh tokens start with this; anything else is a hub token to ask the hub about.
+TOKEN_PREFIX = "jmcp_"
 
 
 class GatewayAccessToken(AccessToken):
@@ -58,6 +60,9 @@ class Lifetimes:
     access_token: float = 3600
     refresh_token: float = 30 * 24 * 3600
     client_metadata: float = 600  # how long a fetched client metadata document is trusted
+    # How long a process trusts its own lookup of an access token: a token revoked through
+    # another gateway process stops working here within this time (in this process at once).
+    verified_access_token: float = 10
 
 
 class ClientMetadataError(Exception):
@@ -89,6 +94,7 @@ class HubSignInProvider(
         self.lifetimes = lifetimes
         self.http = http
         self.allow_http_client_metadata = allow_http_client_metadata
+        self._verified: dict[str, tuple[float, GatewayAccessToken]] = {}
 
     async def _db(self, function: Any, *args: Any) -> Any:
         return await anyio.to_thread.run_sync(function, *args)
@@ -259,7 +265,7 @@ class HubSignInProvider(
 
     def _new_tokens(self, grant: Grant) -> tuple[dict[str, tuple[str, float]], OAuthToken]:
         now = time.time()
-        access, refresh = new_secret(), new_secret()
+        access, refresh = TOKEN_PREFIX + new_secret(), TOKEN_PREFIX + new_secret()
         issued = {
             "access": (access, now + self.lifetimes.access_token),
             "refresh": (refresh, now + self.lifetimes.refresh_token),
@@ -296,7 +302,7 @@ class HubSignInProvider(
         scopes: list[str],
     ) -> OAuthToken:
         if await self.identity.user_with_server_access(refresh_token.hub_token) is None:
-            await self._db(self.store.revoke_grant, refresh_token.grant_id)
+            await self._revoke_grant(refresh_token.grant_id)
             raise TokenError(
                 error="invalid_grant",
                 error_description="the hub sign-in behind this token ended; sign in again",
@@ -313,25 +319,49 @@ class HubSignInProvider(
         issued, answer = self._new_tokens(grant)
         if not await self._db(self.store.rotate, refresh_token.token, grant, issued):
             raise TokenError(error="invalid_grant", error_description="the refresh token was used")
+        self._forget(grant_id=grant.grant_id)  # the old access token is gone
         return answer
 
     async def load_access_token(self, token: str) -> GatewayAccessToken | None:
+        if not token.startswith(TOKEN_PREFIX):
+            return await self._hub_token(token)
+        now = time.monotonic()
+        verified = self._verified.get(token)
+        if verified is not None and now - verified[0] < self.lifetimes.verified_access_token:
+            return verified[1]
         grant = await self._db(self.store.token, token, "access")
-        if grant is not None:
-            if await self.identity.user_with_server_access(grant.hub_token) != grant.user:
-                # The hub ended that sign-in (revoked, expired, or the user is gone).
-                await self._db(self.store.revoke_grant, grant.grant_id)
-                return None
-            return GatewayAccessToken(
-                token=token,
-                client_id=grant.client_id,
-                scopes=grant.scopes,
-                expires_at=int(grant.expires_at),
-                resource=grant.resource,
-                subject=grant.user,
-                claims={"grant_id": grant.grant_id},
-                hub_token=grant.hub_token,
-            )
+        if grant is None:
+            self._verified.pop(token, None)
+            return None
+        if await self.identity.user_with_server_access(grant.hub_token) != grant.user:
+            # The hub ended that sign-in (revoked, expired, or the user is gone).
+            await self._revoke_grant(grant.grant_id)
+            return None
+        access = GatewayAccessToken(
+            token=token,
+            client_id=grant.client_id,
+            scopes=grant.scopes,
+            expires_at=int(grant.expires_at),
+            resource=grant.resource,
+            subject=grant.user,
+            claims={"grant_id": grant.grant_id},
+            hub_token=grant.hub_token,
+        )
+        self._remember(token, access, now)
+        return access
+
+    def _remember(self, token: str, access: GatewayAccessToken, now: float) -> None:
+        if len(self._verified) >= 10_000:  # bounded: drop the oldest lookups
+            for stale in list(self._verified)[:1_000]:
+                del self._verified[stale]
+        self._verified[token] = (now, access)
+
+    def _forget(self, grant_id: str | None = None, user: str | None = None) -> None:
+        for token, (_, access) in list(self._verified.items()):
+            if (access.claims or {}).get("grant_id") == grant_id or access.subject == user:
+                del self._verified[token]
+
+    async def _hub_token(self, token: str) -> GatewayAccessToken | None:
         user = await self.identity.user_with_server_access(token)
         if user is None:
             return None
@@ -344,12 +374,21 @@ class HubSignInProvider(
             hub_token=token,
         )
 
+    async def _revoke_grant(self, grant_id: str) -> None:
+        self._forget(grant_id=grant_id)
+        await self._db(self.store.revoke_grant, grant_id)
+
+    async def forget_user(self, user: str) -> None:
+        """Drop every token of a user the hub no longer has."""
+        self._forget(user=user)
+        await self._db(self.store.revoke_user, user)
+
     async def verify_token(self, token: str) -> GatewayAccessToken | None:
         return await self.load_access_token(token)
 
     async def revoke_token(self, token: GatewayAccessToken | GatewayRefreshToken) -> None:
         if isinstance(token, GatewayRefreshToken):
-            await self._db(self.store.revoke_grant, token.grant_id)
+            await self._revoke_grant(token.grant_id)
         elif token.claims and token.claims.get("grant_id"):
-            await self._db(self.store.revoke_grant, token.claims["grant_id"])
+            await self._revoke_grant(token.claims["grant_id"])
         # A hub API token is the hub's to revoke (on its token page), not ours.

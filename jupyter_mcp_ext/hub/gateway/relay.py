@@ -192,12 +192,22 @@ class Relay:
         return await self.http.send(request, stream=True)
 
     async def _stream_back(self, upstream: httpx2.Response, receive: Receive, send: Send) -> None:
-        """Pass the answer on chunk by chunk until it ends or the client goes away."""
+        """Pass the answer on: a JSON answer whole, a stream chunk by chunk until it ends or the
+        client goes away."""
         headers = [
             (name.encode("latin-1"), value.encode("latin-1"))
             for name, value in upstream.headers.multi_items()
             if name.lower() not in RESPONSE_HEADERS_DROPPED
         ]
+        start = {"type": "http.response.start", "status": upstream.status_code, "headers": headers}
+        if not upstream.headers.get("content-type", "").startswith("text/event-stream"):
+            try:
+                body = b"".join([chunk async for chunk in upstream.aiter_raw()])
+            finally:
+                await upstream.aclose()
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+            return
         try:
             async with anyio.create_task_group() as tasks:
 
