@@ -178,9 +178,8 @@ class MCPGateway(Application):
             ["GET", "OPTIONS"],
         )
         resource_metadata_url = AnyHttpUrl(f"{origin}{prefix}/.well-known/oauth-protected-resource")
-        relay = Relay(
+        self.relay = relay = Relay(
             servers,
-            self.http,
             proxy_url,
             challenge=f'Bearer error="invalid_token", resource_metadata="{resource_metadata_url}"',
             forget_user=provider.forget_user,
@@ -241,11 +240,13 @@ class MCPGateway(Application):
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        await self.relay.open()
         cleaner = asyncio.create_task(self._clean_periodically())
         try:
             yield
         finally:
             cleaner.cancel()
+            await self.relay.close()
             await self.http.aclose()
             self.store.close()
 

@@ -60,8 +60,10 @@ class Lifetimes:
     access_token: float = 3600
     refresh_token: float = 30 * 24 * 3600
     client_metadata: float = 600  # how long a fetched client metadata document is trusted
-    # How long a process trusts its own lookup of an access token: a token revoked through
-    # another gateway process stops working here within this time (in this process at once).
+    # How long a process trusts its own lookup of an access token (ours, or a hub token it asked
+    # the hub about): a token revoked through another gateway process stops working here within
+    # this time, in this process at once; a hub token revoked on the hub, within this time plus
+    # the hub answer's cache (MCPGateway.hub_token_cache_seconds).
     verified_access_token: float = 10
 
 
@@ -323,12 +325,15 @@ class HubSignInProvider(
         return answer
 
     async def load_access_token(self, token: str) -> GatewayAccessToken | None:
-        if not token.startswith(TOKEN_PREFIX):
-            return await self._hub_token(token)
         now = time.monotonic()
         verified = self._verified.get(token)
         if verified is not None and now - verified[0] < self.lifetimes.verified_access_token:
             return verified[1]
+        if not token.startswith(TOKEN_PREFIX):
+            access = await self._hub_token(token)
+            if access is not None:
+                self._remember(token, access, now)
+            return access
         grant = await self._db(self.store.token, token, "access")
         if grant is None:
             self._verified.pop(token, None)
