@@ -67,6 +67,7 @@ async def test_a_sign_in_and_calls_served_by_two_gateways_in_turns_on_one_postgr
         GATEWAY_API_TOKEN=service_token,
         # The hub puts its routes back every ACTIVITY_INTERVAL: not while the test moves one.
         ACTIVITY_INTERVAL="600",
+        GATEWAY_ARGS=CACHE_1S,
     )
     await hub.start_server("alice")
     first = Gateway(hub.gateway_pid(), f"http://127.0.0.1:{hub.gateway_port}")
@@ -113,7 +114,13 @@ async def test_a_sign_in_and_calls_served_by_two_gateways_in_turns_on_one_postgr
                 await serve_with(hub, second, idle=first)
                 async with mcp_session(hub.gateway_url, refreshed.json()["access_token"]) as agent:
                     tools = (await agent.list_tools()).tools
-                refused = await initialize(hub.gateway_url, old.access_token)
+                # The second checked the old token before; it trusts that check up to 1 s.
+                refused = await eventually(
+                    lambda: initialize(hub.gateway_url, old.access_token),
+                    "the second gateway refuses the token the first replaced",
+                    until=lambda answer: answer.status_code == 401,
+                    timeout=10,
+                )
                 await serve_with(hub, first, idle=second)
     finally:
         os.kill(first.pid, signal.SIGCONT)  # the hub stops it at the end
@@ -123,6 +130,10 @@ async def test_a_sign_in_and_calls_served_by_two_gateways_in_turns_on_one_postgr
     assert refused.status_code == 401  # replaced by the refresh on the first gateway
     consent = browser.pages[-1]
     assert "Test Agent" in consent and "alice" in consent
+
+
+# A token replaced through one gateway stops working through another after this.
+CACHE_1S = "--MCPGateway.access_token_cache_seconds=1"
 
 
 @dataclass(frozen=True)
@@ -164,7 +175,7 @@ async def another_gateway(
     log_path = tmp_path / "second-gateway.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_mcp_ext.hub.gateway"],
+            [sys.executable, "-m", "jupyter_mcp_ext.hub.gateway", CACHE_1S],
             cwd=tmp_path,
             env=environment,
             stdout=log,

@@ -95,6 +95,12 @@ class MCPGateway(Application):
         help="""How long the hub's answer about a token is trusted (default 60): a token revoked on
         the hub stops working through the gateway within this time.""",
     ).tag(config=True)
+    access_token_cache_seconds = Float(
+        10,
+        help="""How long a gateway process trusts its own check of an access token (default 10): a
+        token revoked or refreshed through another gateway process (replicas) stops working in
+        this one within this time; in the process that revoked it, at once.""",
+    ).tag(config=True)
     allow_http_client_metadata = Bool(
         False,
         help="""Accept client metadata documents (client ids that are URLs) over plain http from
@@ -145,6 +151,7 @@ class MCPGateway(Application):
             lifetimes=Lifetimes(
                 access_token=self.access_token_expires_in,
                 refresh_token=self.refresh_token_expires_in,
+                verified_access_token=self.access_token_cache_seconds,
             ),
             http=self.http,
             allow_http_client_metadata=self.allow_http_client_metadata,

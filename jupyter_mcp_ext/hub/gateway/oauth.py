@@ -60,11 +60,7 @@ class Lifetimes:
     access_token: float = 3600
     refresh_token: float = 30 * 24 * 3600
     client_metadata: float = 600  # how long a fetched client metadata document is trusted
-    # How long a process trusts its own lookup of an access token (ours, or a hub token it asked
-    # the hub about): a token revoked through another gateway process stops working here within
-    # this time, in this process at once; a hub token revoked on the hub, within this time plus
-    # the hub answer's cache (MCPGateway.hub_token_cache_seconds).
-    verified_access_token: float = 10
+    verified_access_token: float = 10  # MCPGateway.access_token_cache_seconds
 
 
 class ClientMetadataError(Exception):
