@@ -226,9 +226,7 @@ class MCPGateway(Application):
 
         def hub_unreachable(connection: HTTPConnection, error: Exception) -> Response:
             status = 503 if isinstance(error, HubUnreachable) else 401
-            return Response(
-                jsonrpc_error(status, str(error)), status, media_type="application/json"
-            )
+            return Response(jsonrpc_error(str(error)), status, media_type="application/json")
 
         return Starlette(
             routes=routes,

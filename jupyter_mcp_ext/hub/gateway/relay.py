@@ -61,7 +61,8 @@ class ClientGone(Exception):
     """The client went away before its request arrived whole."""
 
 
-def jsonrpc_error(status: int, message: str, request_id: Any = None, **data: Any) -> bytes:
+def jsonrpc_error(message: str, request_id: Any = None, **data: Any) -> bytes:
+    """A JSON-RPC error answer (server error -32000) that a person can read in the client."""
     body: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
     body["error"] = {"code": -32000, "message": message, **({"data": data} if data else {})}
     return json.dumps(body).encode()
@@ -130,7 +131,7 @@ class Relay:
         except ClientGone:
             return
         if body is None:
-            await send_json(send, 413, jsonrpc_error(413, "The request body exceeds 16 MiB."))
+            await send_json(send, 413, jsonrpc_error("The request body exceeds 16 MiB."))
             return
         method = scope["method"]
         headers = [
@@ -154,7 +155,7 @@ class Relay:
             await send_json(
                 send,
                 refused.status,
-                jsonrpc_error(refused.status, refused.message, request_id(body), **data),
+                jsonrpc_error(refused.message, request_id(body), **data),
                 extra,
             )
             return
@@ -167,7 +168,6 @@ class Relay:
                 send,
                 502,
                 jsonrpc_error(
-                    502,
                     f"Your Jupyter server did not answer ({type(error).__name__}).",
                     request_id(body),
                 ),
