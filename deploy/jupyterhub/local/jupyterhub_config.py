@@ -40,7 +40,8 @@ ACTIVITY_INTERVAL = int(setting("ACTIVITY_INTERVAL", "60"))
 
 # Hub and proxy: loopback only.
 c.JupyterHub.bind_url = f"http://127.0.0.1:{setting('PORT', '8000')}"
-c.JupyterHub.public_url = c.JupyterHub.bind_url + "/"  # services learn it (the MCP gateway needs it)
+# Services learn the public URL from the hub (the MCP gateway names it in its metadata).
+c.JupyterHub.public_url = c.JupyterHub.bind_url + "/"
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:8001"
 c.JupyterHub.db_url = setting("DB_URL", "sqlite:///jupyterhub.sqlite")
