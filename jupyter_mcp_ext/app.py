@@ -30,6 +30,7 @@ from .kernels import NotebookKernels
 from .notebooks import LiveNotebooks
 from .outputs import OutputLimits
 from .server import InFlightCalls, build_mcp_server
+from .tasks import ToolTasks
 from .toolkit import Services, Tool
 from .tools import NOTEBOOK_TOOLS
 from .transport import SessionManagerHost
@@ -186,6 +187,15 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         help="""Largest timeout (seconds) an agent may ask for one execution. Defaults to 3600.""",
     )
 
+    task_ttl = Float(
+        3600,
+        config=True,
+        help="""Seconds a finished task (a run started for a client of the MCP tasks extension)
+        stays known after its run ended: until then tasks/get returns its result, afterwards its
+        id is unknown. The ttlMs a task reports counts from its creation, as the extension
+        defines it: the run's duration (so far) plus this. Defaults to 3600 (1 hour).""",
+    )
+
     client_token_expires_in = Int(
         7 * 24 * 3600,
         config=True,
@@ -203,6 +213,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         "max_image_bytes",
         "execution_timeout",
         "max_execution_timeout",
+        "task_ttl",
         "client_token_expires_in",
     )
     def _valid_positive_limit(self, proposal: dict) -> float:
@@ -297,7 +308,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
                 "MCP: disabled_tools names unknown tools: %s", ", ".join(sorted(unknown))
             )
         self.tool_calls = InFlightCalls()
-        server = build_mcp_server(offered, services, self.tool_calls)
+        server = build_mcp_server(offered, services, self.tool_calls, ToolTasks(self.task_ttl))
         embedding.configure(
             self._server.web_app.settings,
             origins=self.allowed_frame_origins,

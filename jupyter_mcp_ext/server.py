@@ -11,7 +11,7 @@ import contextlib
 import logging
 import textwrap
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import mcp_types as types
 from mcp.server.lowlevel import Server
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import __version__
 from .errors import UsageError
+from .tasks import ToolTasks
 from .toolkit import Call, Services, Tool
 
 log = logging.getLogger(__name__)
@@ -212,7 +213,9 @@ def _with_warning(content: list[Any], warning: str) -> list[Any]:
     return [types.TextContent(type="text", text=f"Warning: {warning}"), *content]
 
 
-def build_mcp_server(tools: list[Tool], services: Services, calls: InFlightCalls) -> Server:
+def build_mcp_server(
+    tools: list[Tool], services: Services, calls: InFlightCalls, tasks: ToolTasks
+) -> Server:
     by_name = {tool.name: tool for tool in tools}
     definitions = [tool.definition() for tool in tools]
 
@@ -252,33 +255,40 @@ def build_mcp_server(tools: list[Tool], services: Services, calls: InFlightCalls
         )
         if calls.closed:
             return _error("The Jupyter server is shutting down; try again once it is back.")
-        try:
-            with calls.track():
-                await call.authorize(*tool.permission)
-                structured, text = await tool.run(call, arguments)
-        except UsageError as error:
-            return _error(services.paths.scrub(str(error), given=repr(params.arguments)))
-        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
-            raise
-        except (
-            BaseException
-        ) as error:  # a defect (even a Rust panic in pycrdt): still an answer, never a hang
-            log.exception("MCP tool %s failed", tool.name)
-            message = f"{tool.name} failed unexpectedly: {type(error).__name__}: {error}"
-            return _error(services.paths.scrub(message, given=repr(params.arguments)))
-        content = [types.TextContent(type="text", text=text)] if isinstance(text, str) else text
-        structured = _structured(structured)
-        warning = _unsaved_warning(services, structured.get("notebook_path"))
-        if warning:
-            structured["warnings"] = [*(structured.get("warnings") or []), warning]
-            content = _with_warning(content, warning)
-        return types.CallToolResult(content=content, structured_content=structured)
+
+        async def answer(call: Call) -> types.CallToolResult:
+            try:
+                with calls.track():
+                    await call.authorize(*tool.permission)
+                    structured, text = await tool.run(call, arguments)
+            except UsageError as error:
+                return _error(services.paths.scrub(str(error), given=repr(params.arguments)))
+            except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+                raise
+            except (
+                BaseException
+            ) as error:  # a defect (even a Rust panic in pycrdt): still an answer, never a hang
+                log.exception("MCP tool %s failed", tool.name)
+                message = f"{tool.name} failed unexpectedly: {type(error).__name__}: {error}"
+                return _error(services.paths.scrub(message, given=repr(params.arguments)))
+            content = [types.TextContent(type="text", text=text)] if isinstance(text, str) else text
+            structured = _structured(structured)
+            warning = _unsaved_warning(services, structured.get("notebook_path"))
+            if warning:
+                structured["warnings"] = [*(structured.get("warnings") or []), warning]
+                content = _with_warning(content, warning)
+            return types.CallToolResult(content=content, structured_content=structured)
+
+        if tasks.wanted(ctx, tool):
+            # The SDK types tools/call results as core shapes; a task result passes at 2026-07-28.
+            return cast(types.CallToolResult, tasks.start(call, answer))
+        return await answer(call)
 
     def input_schema(name: str) -> dict[str, Any] | None:
         tool = by_name.get(name)
         return tool.input_schema if tool else None
 
-    return Server(
+    server = Server(
         "jupyter-mcp-ext",
         version=__version__,
         title="Jupyter (live notebooks)",
@@ -286,4 +296,7 @@ def build_mcp_server(tools: list[Tool], services: Services, calls: InFlightCalls
         on_list_tools=list_tools,
         on_call_tool=call_tool,
         get_tool_input_schema=input_schema,
+        lifespan=tasks.lifespan,
     )
+    tasks.install(server)
+    return server
