@@ -15,8 +15,8 @@ from jupyter_ydoc import YNotebook
 from pycrdt import Array, Map, Text
 
 from . import late_edits, recent_edits
+from .agents import current_origin
 from .errors import UsageError
-from .notebooks import AGENT_ORIGIN
 from .outputs import summarize_output
 from .textdiff import text_edits
 
@@ -172,7 +172,7 @@ def insert_cell(
     if cell_type == "code":
         cell.update(outputs=[], execution_count=None)
     ycell = nb.create_ycell(cell)
-    with nb.ydoc.transaction(origin=AGENT_ORIGIN):
+    with nb.ydoc.transaction(origin=current_origin()):
         nb.ycells.insert(index, ycell)
         forget_positions(nb)
         if running:
@@ -223,7 +223,7 @@ def set_source(
 ) -> tuple[int, int, int]:
     """Replace the source of the cell ``cell_id``; returns (index, chars removed, chars inserted)."""
     check_text(new_source, "source")
-    with nb.ydoc.transaction(origin=AGENT_ORIGIN):
+    with nb.ydoc.transaction(origin=current_origin()):
         index, ycell = cell_of(nb, cell_id, hint)
         removed, inserted = apply_source(ycell["source"], new_source)
     return index, removed, inserted
@@ -243,7 +243,7 @@ def replace_in_source(
             "old_text is empty: give the exact text to replace (copy it from read_cell)."
         )
     check_text(new_text, "new_text")
-    with nb.ydoc.transaction(origin=AGENT_ORIGIN):
+    with nb.ydoc.transaction(origin=current_origin()):
         index, ycell = cell_of(nb, cell_id, hint)
         ytext = ycell["source"]
         source = str(ytext)
@@ -297,7 +297,7 @@ def delete_cells(nb: YNotebook, cells: list[dict[str, Any]]) -> None:
 
     A cell deleted meanwhile by someone else is already gone: nothing to do for it.
     """
-    with nb.ydoc.transaction(origin=AGENT_ORIGIN):
+    with nb.ydoc.transaction(origin=current_origin()):
         found = [find_index(nb, cell["cell_id"], cell["index"]) for cell in cells]
         for index in sorted((index for index in found if index is not None), reverse=True):
             del nb.ycells[index]
@@ -310,7 +310,7 @@ def move_cell(nb: YNotebook, cell_id: str, to_index: int) -> tuple[int, int]:
     Refused while another client is changing the cell: a move deletes it and inserts a copy, so
     their edits still on the way would land in the deleted cell and be lost.
     """
-    with nb.ydoc.transaction(origin=AGENT_ORIGIN):
+    with nb.ydoc.transaction(origin=current_origin()):
         count = len(nb.ycells)
         if not -count <= to_index < count:
             raise UsageError(f"to_index {to_index} is out of range: {_range_text(count)}.")
@@ -334,7 +334,7 @@ def clearable(cell: dict[str, Any]) -> bool:
 
 def clear_outputs(nb: YNotebook, cell_id: str, hint: int | None = None) -> tuple[int, int]:
     """Remove a code cell's outputs and execution count; returns (index, outputs removed)."""
-    with nb.ydoc.transaction(origin=AGENT_ORIGIN):
+    with nb.ydoc.transaction(origin=current_origin()):
         index, cell = cell_of(nb, cell_id, hint)
         return index, _clear(cell)
 
@@ -345,7 +345,7 @@ def clear_outputs_of(nb: YNotebook, cells: list[tuple[int, str]]) -> list[tuple[
     A cell deleted meanwhile by someone else is left out.
     """
     cleared = []
-    with nb.ydoc.transaction(origin=AGENT_ORIGIN):
+    with nb.ydoc.transaction(origin=current_origin()):
         for hint, cell_id in cells:
             found = find_cell(nb, cell_id, hint)
             if found is not None:

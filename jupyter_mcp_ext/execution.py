@@ -15,8 +15,8 @@ from typing import Any
 from jupyter_ydoc import YNotebook
 from pycrdt import Array, Map, Text
 
+from .agents import current_origin
 from .cells import find_cell, insert_cell
-from .notebooks import AGENT_ORIGIN
 
 
 def nbformat_output(msg: dict[str, Any]) -> dict[str, Any] | None:
@@ -169,7 +169,9 @@ class CellOutputs:
     ) -> None:
         """One transaction, the cell found once (it may have moved since the last write)."""
         with (
-            nb.ydoc.transaction(origin=AGENT_ORIGIN) if nb is not None else contextlib.nullcontext()
+            nb.ydoc.transaction(origin=current_origin())
+            if nb is not None
+            else contextlib.nullcontext()
         ):
             if nb is None:
                 ycell = None

@@ -22,12 +22,10 @@ from jupyter_core.utils import ensure_async
 from jupyter_ydoc import YNotebook
 
 from . import late_edits
+from .agents import current_origin
 from .errors import UsageError
 from .saves import SaveWatch
 from .ydoc_rooms import FileWriter, YDocRooms
-
-# Transactions made for agents carry this origin, so observers can tell agent edits apart.
-AGENT_ORIGIN = "jupyter-mcp-ext"
 
 
 @dataclass
@@ -176,7 +174,7 @@ class LiveNotebooks:
         model = await ensure_async(self.contents_manager.get(path, content=True, type="notebook"))
         if model["content"].get("cells"):
             return
-        with doc.ydoc.transaction(origin=AGENT_ORIGIN):
+        with doc.ydoc.transaction(origin=current_origin()):
             del doc.ycells[0]
 
     def save_problem(self, path: str) -> str | None:

@@ -14,8 +14,8 @@ from weakref import WeakKeyDictionary
 
 from jupyter_ydoc import YNotebook
 
+from .agents import is_agent_origin
 from .errors import UsageError
-from .notebooks import AGENT_ORIGIN
 
 QUIET_SECONDS = 3.0
 _PRUNE_ABOVE = 1000  # cells remembered before old entries are dropped
@@ -38,7 +38,7 @@ class _Watch:
         # Runs inside every transaction's commit, a person's keystrokes included: cheap, and never raises
         # (an observer's exception would fail the transaction of whoever made the change).
         try:
-            if txn.origin == AGENT_ORIGIN:
+            if is_agent_origin(txn.origin):
                 return
             indexes = {event.path[0] for event in events if event.path}
             now = time.monotonic()

@@ -18,6 +18,7 @@ from mcp.server.lowlevel import Server
 from pydantic import BaseModel, ValidationError
 
 from . import __version__
+from .agents import Agent, acting_as, agent_of
 from .errors import UsageError
 from .tasks import ToolTasks
 from .toolkit import Call, Services, Tool
@@ -213,6 +214,18 @@ def _with_warning(content: list[Any], warning: str) -> list[Any]:
     return [types.TextContent(type="text", text=f"Warning: {warning}"), *content]
 
 
+def _agent(ctx: Any, state: Any) -> Agent:
+    """The agent making this request: its MCP session (or client) and the user it acts for."""
+    user = state.jupyter_user
+    client_params = getattr(getattr(ctx, "session", None), "client_params", None)
+    return agent_of(
+        principal=state.jupyter_principal,
+        user_name=getattr(user, "display_name", "") or getattr(user, "username", ""),
+        client_info=getattr(client_params, "client_info", None),
+        session_id=ctx.request.headers.get("mcp-session-id"),
+    )
+
+
 def build_mcp_server(
     tools: list[Tool], services: Services, calls: InFlightCalls, tasks: ToolTasks
 ) -> Server:
@@ -252,13 +265,14 @@ def build_mcp_server(
             principal=state.jupyter_principal,
             handler=handler,
             report_progress=report_progress,
+            agent=_agent(ctx, state),
         )
         if calls.closed:
             return _error("The Jupyter server is shutting down; try again once it is back.")
 
         async def answer(call: Call) -> types.CallToolResult:
             try:
-                with calls.track():
+                with calls.track(), acting_as(call.agent):
                     await call.authorize(*tool.permission)
                     structured, text = await tool.run(call, arguments)
             except UsageError as error:

@@ -12,6 +12,7 @@ import mcp_types as types
 from jupyter_core.utils import ensure_async
 from pydantic import BaseModel, ConfigDict, Field
 
+from .agents import Agent
 from .context import CurrentNotebooks
 from .engine import ExecutionEngine
 from .errors import UsageError
@@ -56,6 +57,7 @@ class Call:
     principal: str  # who the user is for per-user state (see handlers.principal)
     handler: Any  # the request handler the authorizer is asked with
     report_progress: Callable[[float, float | None, str | None], Awaitable[None]] | None = None
+    agent: Agent | None = None  # who makes the call (agents.py); None outside MCP requests
     _last_progress: float = field(default=float("-inf"), init=False)
     _last_value: float = field(default=float("-inf"), init=False)
 
