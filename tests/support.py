@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import nbformat
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
 T = TypeVar("T")
 
@@ -139,3 +140,23 @@ def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+class MemoryStorage:
+    """An MCP client's OAuth tokens and registration, kept in memory (the SDK's TokenStorage)."""
+
+    def __init__(self) -> None:
+        self.tokens: OAuthToken | None = None
+        self.client_info: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client_info
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client_info = client_info

@@ -10,7 +10,8 @@ import pytest
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from mcp.shared.auth import OAuthClientMetadata
+from support import MemoryStorage
 
 HELP = "This server uses the Jupyter token, not OAuth"
 
@@ -67,24 +68,6 @@ async def test_jupyters_own_pages_stay_as_they_were(server_url, host_root, token
         elsewhere = await http.get(host_root + "/.well-known/something-else")
     assert status.status_code == 200 and status.json()["started"]
     assert elsewhere.status_code == 404 and "text/html" in elsewhere.headers["content-type"]
-
-
-class MemoryStorage:
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client_info: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
 
 
 async def test_an_oauth_client_without_the_token_ends_with_the_token_help(mcp_url):

@@ -13,34 +13,15 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx2
 from mcp import Client
-from mcp.client.auth import OAuthClientProvider, TokenStorage
+from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import (
     AuthorizationCodeResult,
-    OAuthClientInformationFull,
     OAuthClientMetadata,
-    OAuthToken,
 )
+from support import MemoryStorage
 
 REDIRECT_URI = "http://127.0.0.1:47823/callback"  # the client's; nothing listens: we read the URL
-
-
-@dataclass
-class MemoryStorage(TokenStorage):
-    tokens: OAuthToken | None = None
-    client_info: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client_info
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client_info = client_info
 
 
 def form_field(page: str, name: str) -> str:
