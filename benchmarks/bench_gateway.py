@@ -35,10 +35,8 @@ import asyncio
 import contextlib
 import json
 import secrets
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -55,6 +53,7 @@ from bench_hub import (
     mcp_session,
     report_load,
     rss_mb,
+    run_on_hub,
     start_users,
 )
 from harness import (
@@ -69,8 +68,9 @@ from harness import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.append(str(REPO))  # the scripted hub sign-in of the tests: tests/hub/sign_in.py
-from tests.hub.sign_in import Browser, MemoryStorage, signed_in_session  # noqa: E402
+# The scripted hub sign-in of the tests (tests/hub/sign_in.py), importable as the tests import it.
+sys.path.append(str(REPO / "tests"))
+from hub.sign_in import Browser, MemoryStorage, signed_in_session  # noqa: E402
 
 OVERHEAD_TARGET_MS = 2.0
 GATEWAY_MODULE = "jupyter_mcp_ext.hub.gateway"
@@ -336,34 +336,14 @@ def main() -> int:
         f"{args.starts} stopped starts of each kind; {args.users} users x {args.agents} agents "
         f"for {args.duration:.0f} s"
     )
-    state = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
-    hub = Hub(state, args.users_list)
     password = secrets.token_hex(8)
-    verdicts: Verdicts | None = None
-    try:
-        t0 = time.perf_counter()
-        hub.start(spawn_limit=args.batch, PASSWORD=password)
-        print(
-            f"Hub pid {hub.process.pid} at {hub.url} running after {time.perf_counter() - t0:.1f} s"
-        )
-        verdicts = asyncio.run(benchmark(hub, password, args))
-    except BaseException:
-        print(f"--- hub log (tail) ---\n{hub.log(tail=40)}", file=sys.stderr)
-        raise
-    finally:
-        leftovers = hub.close()
-        if args.keep:
-            print(f"Kept {state}")
-        else:
-            shutil.rmtree(state, ignore_errors=True)
-    print()
-    verdicts.check(
-        not leftovers,
-        "every process started stopped by PID (hub, proxy, gateway, culler, servers, kernels)"
-        + "".join(f"\n  ! {p}" for p in leftovers),
-        timing=False,
+    return run_on_hub(
+        args,
+        "bench-gateway-",
+        lambda hub: benchmark(hub, password, args),
+        "hub, proxy, gateway, culler, servers, kernels",
+        PASSWORD=password,
     )
-    return verdicts.exit_status()
 
 
 if __name__ == "__main__":

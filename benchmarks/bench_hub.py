@@ -43,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -572,16 +572,34 @@ def main() -> int:
         f"{args.duration:.0f} s; overhead n={args.n} in {args.rounds} rounds, "
         f"warm-up={args.warmup}"
     )
-    state = Path(tempfile.mkdtemp(prefix="bench-hub-"))
+    return run_on_hub(
+        args,
+        "bench-hub-",
+        lambda hub: benchmark(hub, args),
+        "hub, proxy, culler, servers, kernels",
+    )
+
+
+def run_on_hub(
+    args: argparse.Namespace,
+    prefix: str,
+    run: Callable[[Hub], Awaitable[Verdicts]],
+    processes: str,
+    **settings: str,
+) -> int:
+    """Start the demo hub for ``args.users_list`` (with these MCP_HUB_* ``settings``), run the
+    benchmark on it, then stop every process it started (``processes`` says which, in the
+    verdict); the exit status."""
+    state = Path(tempfile.mkdtemp(prefix=prefix))
     hub = Hub(state, args.users_list)
     verdicts: Verdicts | None = None
     try:
         t0 = time.perf_counter()
-        hub.start(spawn_limit=args.batch)
+        hub.start(spawn_limit=args.batch, **settings)
         print(
             f"Hub pid {hub.process.pid} at {hub.url} running after {time.perf_counter() - t0:.1f} s"
         )
-        verdicts = asyncio.run(benchmark(hub, args))
+        verdicts = asyncio.run(run(hub))
     except BaseException:
         print(f"--- hub log (tail) ---\n{hub.log(tail=40)}", file=sys.stderr)
         raise
@@ -594,7 +612,7 @@ def main() -> int:
     print()
     verdicts.check(
         not leftovers,
-        "every process started stopped by PID (hub, proxy, culler, servers, kernels)"
+        f"every process started stopped by PID ({processes})"
         + "".join(f"\n  ! {p}" for p in leftovers),
         timing=False,
     )
