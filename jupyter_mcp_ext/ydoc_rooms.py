@@ -152,6 +152,26 @@ class YDocRooms:
         setattr(on_message, _LISTENS_TO, doc)
         room.on_message = on_message
 
+    # -- awareness -----------------------------------------------------------------------------
+
+    def apply_awareness(self, room_id: str, update: bytes) -> None:
+        """Apply an awareness update of the server's own (an agent's state) and send it to every client.
+
+        pycrdt-websocket's room broadcasts the updates of its awareness whose origin is "local".
+        """
+        room = self._rooms.get(room_id)
+        if room is not None:
+            room.awareness.apply_awareness_update(update, "local")
+
+    def cell_source(self, room_id: str, cell_id: str, index: int) -> Any:
+        """The source (pycrdt Text) of the cell at ``index`` if it still has id ``cell_id``, else None."""
+        room = self._rooms.get(room_id)
+        ycells = getattr(getattr(room, "_document", None), "ycells", None)
+        if ycells is None or not 0 <= index < len(ycells):
+            return None
+        cell = ycells[index]
+        return cell.get("source") if cell.get("id") == cell_id else None
+
     # -- saves ---------------------------------------------------------------------------------
 
     def has_file(self, room_id: str) -> bool:
