@@ -7,16 +7,18 @@ positions: pycrdt's ``StickyIndex`` JSON is the shape Yjs' ``createRelativePosit
 reads). So JupyterLab's collaborator list and cell indicators show it with nothing new in the UI.
 
 The state is renewed while the agent works (Yjs clients drop a state not renewed within 30 s) and
-taken away after ``idle_time`` without a call that touches a cell there, and when the agent's MCP
-session ends. Presence never fails or delays a tool call: its errors are logged.
+taken away ``idle_time`` after the end of the agent's last call that touched a cell there, and
+when the agent's MCP session ends. Presence never fails or delays a tool call: its errors are logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +65,28 @@ class Presence:
     idle_time: float  # seconds without a call at a cell after which an agent is taken away
     _shown: dict[tuple[str, str], _Shown] = field(default_factory=dict)  # by (origin, room id)
     _colours: dict[str, str] = field(default_factory=dict)  # by origin, of present agents
+    _busy: dict[str, int] = field(default_factory=dict)  # by origin: the agent's calls running
     _ticker: asyncio.Task | None = None
+
+    @contextlib.contextmanager
+    def working(self, agent: Agent | None) -> Iterator[None]:
+        """A call of the agent runs: it is not idle until the call ends (a long run included)."""
+        if agent is None:
+            yield
+            return
+        origin = agent.origin
+        self._busy[origin] = self._busy.get(origin, 0) + 1
+        try:
+            yield
+        finally:
+            if self._busy[origin] > 1:
+                self._busy[origin] -= 1
+            else:
+                del self._busy[origin]
+            now = time.monotonic()
+            for (shown_origin, _), shown in self._shown.items():
+                if shown_origin == origin:
+                    shown.last_active = now
 
     def at_cell(self, agent: Agent | None, path: str, cell_id: str, index: int, why: str) -> None:
         """The agent works at a cell ("edit" or "execute"): show it there."""
@@ -166,7 +189,8 @@ class Presence:
             now = time.monotonic()
             for key, shown in list(self._shown.items()):
                 try:
-                    if now - shown.last_active >= self.idle_time or not self.rooms.exists(key[1]):
+                    idle = key[0] not in self._busy and now - shown.last_active >= self.idle_time
+                    if idle or not self.rooms.exists(key[1]):
                         self._leave(key, shown)
                     elif now - shown.last_sent >= RENEW_EVERY:
                         self._send(key[1], shown, shown.awareness.get_local_state(), now)

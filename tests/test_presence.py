@@ -128,6 +128,39 @@ async def test_the_agent_leaves_the_notebook_after_the_idle_time(
     assert left_after >= 0.5  # not before it was idle
 
 
+@pytest.mark.parametrize(
+    "jp_server_config",
+    [{"MCPExtensionApp": {"presence_idle_time": 1}}],
+    indirect=True,
+    ids=["idle-1s"],
+)
+async def test_an_agent_running_a_cell_longer_than_the_idle_time_stays_until_the_run_ends(
+    make_notebook, server_url, mcp_url, token
+):
+    path = make_notebook("run.ipynb")
+    async with (
+        watching(server_url, token, path) as watcher,
+        agent(mcp_url, token, "Claude Code", "legacy") as claude,
+    ):
+        run = asyncio.create_task(
+            call(
+                claude,
+                "insert_execute_code_cell",
+                notebook_path=path,
+                source="import time\ntime.sleep(3)",
+            )
+        )
+        await watcher.wait_until(
+            lambda states: [state["cell"]["action"] for state in states] == ["running"],
+            timeout=60,  # a kernel starts first
+        )
+        await asyncio.sleep(2)  # twice the idle time, the cell still running
+        assert [state["cell"]["action"] for state in watcher.agents()] == ["running"]
+        ran = await run
+        assert ran["status"] == "ok"
+        await watcher.wait_until(lambda states: states == [], timeout=10)
+
+
 async def test_the_agent_leaves_the_notebook_when_its_session_is_deleted(
     make_notebook, server_url, mcp_url, token
 ):
