@@ -42,6 +42,9 @@ PALETTE = (
 # Renew states well within the 30 s after which Yjs clients and the room drop them.
 RENEW_EVERY = 10.0
 
+# An agent's moves within this many seconds are shown as one update.
+SHOW_AFTER = 0.1
+
 ACTIONS = {"edit": "editing", "execute": "running"}
 
 
@@ -66,6 +69,8 @@ class Presence:
     _shown: dict[tuple[str, str], _Shown] = field(default_factory=dict)  # by (origin, room id)
     _colours: dict[str, str] = field(default_factory=dict)  # by origin, of present agents
     _busy: dict[str, int] = field(default_factory=dict)  # by origin: the agent's calls running
+    _moves: dict[tuple[Agent, str], tuple[str, int, str]] = field(default_factory=dict)
+    _shower: asyncio.Task | None = None  # shows the moves, SHOW_AFTER after the first
     _ticker: asyncio.Task | None = None
 
     @contextlib.contextmanager
@@ -89,17 +94,31 @@ class Presence:
                     shown.last_active = now
 
     def at_cell(self, agent: Agent | None, path: str, cell_id: str, index: int, why: str) -> None:
-        """The agent works at a cell ("edit" or "execute"): show it there."""
+        """The agent works at a cell ("edit" or "execute"): show it there, shortly after the call
+        (so a burst of calls costs one update, none of them waiting for it)."""
         if agent is None:
             return
-        try:
-            self._at_cell(agent, path, cell_id, index, ACTIONS.get(why, why))
-        except BaseException as error:  # pycrdt panics are BaseExceptions
-            if isinstance(error, (KeyboardInterrupt, SystemExit)):
-                raise
-            self.log.warning("MCP: could not show agent %s in %s: %r", agent.name, path, error)
+        self._moves[(agent, path)] = (cell_id, index, ACTIONS.get(why, why))
+        if self._shower is None or self._shower.done():
+            self._shower = asyncio.get_running_loop().create_task(
+                self._show_moves(), name="jupyter-mcp-ext presence moves"
+            )
 
-    def _at_cell(self, agent: Agent, path: str, cell_id: str, index: int, action: str) -> None:
+    async def _show_moves(self) -> None:
+        while self._moves:
+            await asyncio.sleep(SHOW_AFTER)
+            moves, self._moves = self._moves, {}
+            for (agent, path), (cell_id, index, action) in moves.items():
+                try:
+                    self._show(agent, path, cell_id, index, action)
+                except BaseException as error:  # pycrdt panics are BaseExceptions
+                    if isinstance(error, (KeyboardInterrupt, SystemExit)):
+                        raise
+                    self.log.warning(
+                        "MCP: could not show agent %s in %s: %r", agent.name, path, error
+                    )
+
+    def _show(self, agent: Agent, path: str, cell_id: str, index: int, action: str) -> None:
         room_id = self.rooms.room_id(path, index=False)
         if room_id is None:
             return
@@ -122,15 +141,20 @@ class Presence:
 
     def session_ended(self, session_id: str) -> None:
         """An MCP session ended (the client deleted it, or it idled out): its agent leaves."""
+        for agent, path in list(self._moves):
+            if agent.session == session_id:
+                del self._moves[(agent, path)]
         for key, shown in list(self._shown.items()):
             if shown.agent.session == session_id:
                 self._leave(key, shown)
 
     def stop(self) -> None:
+        self._moves.clear()
         for key, shown in list(self._shown.items()):
             self._leave(key, shown)
-        if self._ticker is not None:
-            self._ticker.cancel()
+        for task in (self._shower, self._ticker):
+            if task is not None:
+                task.cancel()
 
     # -- states ---------------------------------------------------------------------------------
 

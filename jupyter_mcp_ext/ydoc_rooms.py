@@ -45,7 +45,6 @@ ClientListener = Callable[["YNotebook", bytes], None]
 _WATCHED = "_jupyter_mcp_ext_save_listener"
 _LISTENS_TO = "_jupyter_mcp_ext_listens_to"
 _log = logging.getLogger(__name__)
-_pending: set[asyncio.Task] = set()  # tasks applying awareness updates, kept until they end
 
 
 class YDocRooms:
@@ -159,25 +158,11 @@ class YDocRooms:
         """Apply an awareness update of the server's own (an agent's state) and send it to every client.
 
         pycrdt-websocket's room broadcasts the updates of its awareness whose origin is "local",
-        with anyio's ``start_soon``, which works only inside a task: outside one (a loop callback)
-        the update is applied in a task of its own.
+        with anyio's ``start_soon``: call this from inside a task (not from a loop callback).
         """
         room = self._rooms.get(room_id)
-        if room is None:
-            return
-        if asyncio.current_task() is not None:
+        if room is not None:
             room.awareness.apply_awareness_update(update, "local")
-            return
-
-        async def apply() -> None:
-            try:
-                room.awareness.apply_awareness_update(update, "local")
-            except Exception:
-                _log.exception("MCP: could not update the awareness of room %s", room_id)
-
-        task = asyncio.get_running_loop().create_task(apply())
-        _pending.add(task)
-        task.add_done_callback(_pending.discard)
 
     def cell_source(self, room_id: str, cell_id: str, index: int) -> Any:
         """The source (pycrdt Text) of the cell at ``index`` if it still has id ``cell_id``, else None."""
