@@ -3,8 +3,8 @@
 Each agent working in a notebook has an awareness state in the notebook's room, like a browser's:
 its name ("Claude Code · agent of alice"), a colour of its own and where it is — the cell it
 edits or runs, as ``cell`` and as a cursor at the start of the cell's source (Yjs relative
-positions: pycrdt's ``StickyIndex`` JSON is the shape Yjs' ``createRelativePositionFromJSON``
-reads). So JupyterLab's collaborator list and cell indicators show it with nothing new in the UI.
+positions: pycrdt's ``StickyIndex`` JSON, with the fields it leaves out set to null as Yjs
+needs). So JupyterLab's collaborator list and cell indicators show it with nothing new in the UI.
 
 The state is renewed while the agent works (Yjs clients drop a state not renewed within 30 s) and
 taken away ``idle_time`` after the end of the agent's last call that touched a cell there, and
@@ -227,5 +227,7 @@ def _cursors(rooms: YDocRooms, room_id: str, cell_id: str, index: int) -> list[d
     source = rooms.cell_source(room_id, cell_id, index)
     if source is None:
         return []
-    start = StickyIndex.new(source, 0, Assoc.BEFORE).to_json()
+    # Yjs tells absent fields by null: pycrdt leaves them out.
+    start = {"type": None, "tname": None, "item": None}
+    start.update(StickyIndex.new(source, 0, Assoc.BEFORE).to_json())
     return [{"anchor": start, "head": start, "primary": True, "empty": True}]
