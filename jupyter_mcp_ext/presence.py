@@ -18,14 +18,14 @@ import contextlib
 import logging
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from pycrdt import Assoc, Awareness, Doc, StickyIndex
 
 from .agents import Agent
-from .ydoc_rooms import YDocRooms
+from .ydoc_rooms import GLOBAL_AWARENESS_ROOM, YDocRooms
 
 # Colours of agents, far apart from each other; an agent keeps its colour while it is present.
 PALETTE = (
@@ -54,7 +54,7 @@ class _Shown:
 
     agent: Agent
     awareness: Awareness  # the agent's own (its client id), whose updates the room applies
-    cell: tuple[str, str] = ("", "")  # (cell id, action) shown
+    where: tuple[str, ...] = ()  # what the state shows: (cell id, action), or (path,)
     last_active: float = 0.0
     last_sent: float = 0.0
 
@@ -122,22 +122,40 @@ class Presence:
         room_id = self.rooms.room_id(path, index=False)
         if room_id is None:
             return
+        self._present(
+            agent,
+            room_id,
+            (cell_id, action),
+            lambda: {
+                "user": self._user(agent),
+                "cell": {"cellId": cell_id, "action": action},
+                "cursors": _cursors(self.rooms, room_id, cell_id, index),
+            },
+        )
+        # JupyterLab's collaborators panel lists the server-wide awareness, with each one's notebook.
+        self._present(
+            agent,
+            GLOBAL_AWARENESS_ROOM,
+            (path,),
+            lambda: {"user": self._user(agent), "current": f"notebook:{path}", "documents": [path]},
+        )
+        self._ensure_ticker()
+
+    def _present(
+        self, agent: Agent, room_id: str, where: tuple[str, ...], state: Callable[[], dict]
+    ) -> None:
+        """Show the agent in a room; a new ``state()`` is sent only when ``where`` changed (or is
+        due to be renewed)."""
         now = time.monotonic()
         key = (agent.origin, room_id)
         shown = self._shown.get(key)
         if shown is None:
             shown = self._shown[key] = _Shown(agent, Awareness(Doc()))
         shown.last_active = now
-        if shown.cell == (cell_id, action) and now - shown.last_sent < RENEW_EVERY:
+        if shown.where == where and now - shown.last_sent < RENEW_EVERY:
             return
-        state = {
-            "user": self._user(agent),
-            "cell": {"cellId": cell_id, "action": action},
-            "cursors": _cursors(self.rooms, room_id, cell_id, index),
-        }
-        shown.cell = (cell_id, action)
-        self._send(room_id, shown, state, now)
-        self._ensure_ticker()
+        shown.where = where
+        self._send(room_id, shown, state(), now)
 
     def session_ended(self, session_id: str) -> None:
         """An MCP session ended (the client deleted it, or it idled out): its agent leaves."""

@@ -42,6 +42,9 @@ FileWriter = Callable[[dict[str, Any]], Awaitable[bool]]
 # Told each message a client sends to a notebook's room: (the room's document, the message).
 ClientListener = Callable[["YNotebook", bytes], None]
 
+# The room of JupyterLab's server-wide awareness: who is on the server, in which notebook.
+GLOBAL_AWARENESS_ROOM = "JupyterLab:globalAwareness"
+
 _WATCHED = "_jupyter_mcp_ext_save_listener"
 _LISTENS_TO = "_jupyter_mcp_ext_listens_to"
 _log = logging.getLogger(__name__)

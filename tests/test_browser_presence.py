@@ -1,5 +1,5 @@
 """In a real JupyterLab (headless Chromium): the agent's cursor and name flag show in the cell it
-edits, and follow it to the next cell."""
+edits and follow it to the next cell; the collaborators panel lists it."""
 
 from __future__ import annotations
 
@@ -51,6 +51,11 @@ async def test_jupyterlab_shows_the_agents_cursor_and_name_in_the_cell_it_edits(
         )
         [name] = await eventually(lambda: name_flags(page), "the agent's name flag")
         assert name.startswith("Claude Code · agent of ")
+        await eventually(
+            lambda: page.locator(".jp-CollaboratorsList").text_content(),
+            "the agent in the collaborators panel",
+            until=lambda listed: name in listed,
+        )
 
         await call(client, "overwrite_cell_source", notebook_path=path, cell_index=1, source="y = 4")
         await eventually(
