@@ -43,7 +43,9 @@ async def test_jupyterlab_shows_the_agents_cursor_and_name_in_the_cell_it_edits(
         await lab.show(page, client, path, workspace="presence")
         await page.locator(".jp-Notebook .jp-Cell .cm-content").first.wait_for()
 
-        await call(client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 3")
+        await call(
+            client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 3"
+        )
         await eventually(
             lambda: cells_with_a_remote_cursor(page),
             "the agent's cursor in the first cell",
@@ -57,7 +59,9 @@ async def test_jupyterlab_shows_the_agents_cursor_and_name_in_the_cell_it_edits(
             until=lambda listed: name in listed,
         )
 
-        await call(client, "overwrite_cell_source", notebook_path=path, cell_index=1, source="y = 4")
+        await call(
+            client, "overwrite_cell_source", notebook_path=path, cell_index=1, source="y = 4"
+        )
         await eventually(
             lambda: cells_with_a_remote_cursor(page),
             "the agent's cursor in the second cell",
