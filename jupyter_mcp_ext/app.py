@@ -29,6 +29,7 @@ from .kernel_tools import EXECUTION_TOOLS
 from .kernels import NotebookKernels
 from .notebooks import LiveNotebooks
 from .outputs import OutputLimits
+from .presence import Presence
 from .server import InFlightCalls, build_mcp_server
 from .tasks import ToolTasks
 from .toolkit import Services, Tool
@@ -145,6 +146,14 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         Defaults to 60.""",
     )
 
+    presence_idle_time = Float(
+        60,
+        config=True,
+        help="""Seconds after an agent's last edit or run in a notebook at which it leaves the
+        notebook's collaborators (people see it there while it works, with its name, colour and
+        cell). It also leaves when its MCP session ends. Defaults to 60. Must be > 0.""",
+    )
+
     max_output_chars = Int(
         2000,
         config=True,
@@ -215,6 +224,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         "max_execution_timeout",
         "task_ttl",
         "client_token_expires_in",
+        "presence_idle_time",
     )
     def _valid_positive_limit(self, proposal: dict) -> float:
         return _checked_limit(proposal, zero_allowed=False)
@@ -270,8 +280,9 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     def initialize_settings(self) -> None:
         self.hub = HubServer.from_environment()
+        rooms = YDocRooms(self._server)
         live = LiveNotebooks(
-            YDocRooms(self._server),
+            rooms,
             self._server.contents_manager,
             self.log,
             idle_close_delay=self.room_idle_close_delay,
@@ -300,6 +311,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
                     ),
                 ),
             ),
+            presence=Presence(rooms, self.log, idle_time=self.presence_idle_time),
         )
         offered = [tool for tool in TOOLS if tool.name not in set(self.disabled_tools)]
         unknown = set(self.disabled_tools) - {tool.name for tool in TOOLS}
@@ -323,6 +335,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
             session_idle_timeout=self.session_idle_timeout,
             max_request_body_size=self.max_request_body_size,
             log=self.log,
+            on_session_end=services.presence.session_ended,
         )
 
     @property
@@ -369,10 +382,14 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
     async def _cancel_tool_calls(self) -> None:
         await self.tool_calls.cancel_all(timeout=5)
 
+    async def _stop_presence(self) -> None:
+        self.services.presence.stop()
+
     async def stop_extension(self) -> None:
         # Never raise here: an exception would keep the server from stopping.
         stops = (
             self._cancel_tool_calls,
+            self._stop_presence,
             self.live_notebooks.stop,
             self.session_host.stop,
             self.notebook_kernels.stop,

@@ -272,7 +272,7 @@ def build_mcp_server(
 
         async def answer(call: Call) -> types.CallToolResult:
             try:
-                with calls.track(), acting_as(call.agent):
+                with calls.track(), acting_as(call.agent), services.presence.working(call.agent):
                     await call.authorize(*tool.permission)
                     structured, text = await tool.run(call, arguments)
             except UsageError as error:

@@ -19,6 +19,7 @@ from .errors import UsageError
 from .kernels import NotebookKernels
 from .notebooks import LiveNotebooks
 from .paths import ServerPaths
+from .presence import Presence
 from .ui_events import UIEvents
 
 
@@ -33,6 +34,7 @@ class Services:
     ui: UIEvents
     max_output_chars: int  # text of one output, as reading tools return it
     execution: ExecutionEngine
+    presence: Presence
 
     @cached_property
     def paths(self) -> ServerPaths:
@@ -109,10 +111,12 @@ class Call:
         return await self.services.paths.existing_notebook(current.path)
 
     def show_cell(self, path: str, cell_id: str, cell_index: int, reason: str) -> None:
-        """Let the user's JupyterLab follow the agent to a cell it edits or runs ("edit"/"execute").
+        """Let the user's JupyterLab follow the agent to a cell it edits or runs ("edit"/"execute"),
+        and everyone in the notebook see the agent there.
 
         Only notebooks a browser has open are worth an event.
         """
+        self.services.presence.at_cell(self.agent, path, cell_id, cell_index, reason)
         if self.services.notebooks.has_browser(path):
             self.services.ui.show_cell(self.principal, path, cell_id, cell_index, reason)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
@@ -39,6 +39,7 @@ class SessionManagerHost:
         session_idle_timeout: float,
         max_request_body_size: int,
         log: logging.Logger,
+        on_session_end: Callable[[str], None] | None = None,
     ) -> None:
         self.manager = StreamableHTTPSessionManager(
             server,
@@ -49,9 +50,26 @@ class SessionManagerHost:
             max_request_body_size=max_request_body_size,
         )
         self._log = log
+        if on_session_end is not None:
+            self._tell_session_ends(on_session_end)
         self._task: asyncio.Task | None = None
         self._ready: asyncio.Future | None = None
         self._stopping = asyncio.Event()
+
+    def _tell_session_ends(self, on_session_end: Callable[[str], None]) -> None:
+        """Call ``on_session_end(session id)`` when a handshake-era session ends, however it ends
+        (the client's DELETE, idle timeout, a crash): through the SDK manager's private
+        ``_discard_session``, its one place for that."""
+        discard = self.manager._discard_session
+
+        async def discard_session(session_id: str, transport: Any) -> None:
+            await discard(session_id, transport)
+            try:
+                on_session_end(session_id)
+            except Exception:
+                self._log.exception("MCP: error while ending session %s", session_id)
+
+        self.manager._discard_session = discard_session  # type: ignore[method-assign]
 
     async def start(self) -> None:
         if self._task is None:

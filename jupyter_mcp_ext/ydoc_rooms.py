@@ -42,6 +42,9 @@ FileWriter = Callable[[dict[str, Any]], Awaitable[bool]]
 # Told each message a client sends to a notebook's room: (the room's document, the message).
 ClientListener = Callable[["YNotebook", bytes], None]
 
+# The room of JupyterLab's server-wide awareness: who is on the server, in which notebook.
+GLOBAL_AWARENESS_ROOM = "JupyterLab:globalAwareness"
+
 _WATCHED = "_jupyter_mcp_ext_save_listener"
 _LISTENS_TO = "_jupyter_mcp_ext_listens_to"
 _log = logging.getLogger(__name__)
@@ -151,6 +154,27 @@ class YDocRooms:
 
         setattr(on_message, _LISTENS_TO, doc)
         room.on_message = on_message
+
+    # -- awareness -----------------------------------------------------------------------------
+
+    def apply_awareness(self, room_id: str, update: bytes) -> None:
+        """Apply an awareness update of the server's own (an agent's state) and send it to every client.
+
+        pycrdt-websocket's room broadcasts the updates of its awareness whose origin is "local",
+        with anyio's ``start_soon``: call this from inside a task (not from a loop callback).
+        """
+        room = self._rooms.get(room_id)
+        if room is not None:
+            room.awareness.apply_awareness_update(update, "local")
+
+    def cell_source(self, room_id: str, cell_id: str, index: int) -> Any:
+        """The source (pycrdt Text) of the cell at ``index`` if it still has id ``cell_id``, else None."""
+        room = self._rooms.get(room_id)
+        ycells = getattr(getattr(room, "_document", None), "ycells", None)
+        if ycells is None or not 0 <= index < len(ycells):
+            return None
+        cell = ycells[index]
+        return cell.get("source") if cell.get("id") == cell_id else None
 
     # -- saves ---------------------------------------------------------------------------------
 
