@@ -7,6 +7,7 @@ import { PageConfig } from '@jupyterlab/coreutils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
+import { addAgentUndoCommands } from './agentUndo';
 import { addConnectCommand } from './connect';
 import { CurrentNotebookReporter, reportFocusedNotebook } from './current';
 import { EmbeddingChannel, answerEmbeddingPage } from './embedding';
@@ -33,7 +34,7 @@ function readServerOptions(): IServerOptions | null {
 /**
  * Wires the three flows: this window → server and embedding page (the notebook in focus),
  * server → this window (agents open notebooks and are followed), embedding page → this window;
- * and the "Connect an AI agent…" command.
+ * the "Connect an AI agent…" command, and "Undo/Redo agent change" for the notebook in focus.
  */
 function activate(
   app: JupyterFrontEnd,
@@ -63,6 +64,7 @@ function activate(
   );
   answerEmbeddingPage(channel, focused, openNotebook);
   addConnectCommand(app, options.mcpPath, palette);
+  addAgentUndoCommands(app, tracker, options.mcpPath, palette);
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
