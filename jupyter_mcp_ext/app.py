@@ -16,6 +16,7 @@ from . import embedding
 from .context import CurrentNotebooks
 from .engine import ExecutionEngine, ExecutionSettings
 from .handlers import (
+    AgentUndoHandler,
     ConnectHandler,
     CurrentNotebookHandler,
     DemoHandler,
@@ -36,6 +37,7 @@ from .toolkit import Services, Tool
 from .tools import NOTEBOOK_TOOLS
 from .transport import SessionManagerHost
 from .ui_events import UIEvents
+from .undo import UndoHistories
 from .ydoc_rooms import YDocRooms
 
 if TYPE_CHECKING:
@@ -153,6 +155,24 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         notebook's collaborators (people see it there while it works, with its name, colour and
         cell). It also leaves when its MCP session ends. Defaults to 60. Must be > 0.""",
     )
+
+    undo_history_size = Int(
+        100,
+        config=True,
+        help="""Steps each agent can undo in each notebook (a step is one tool call that changed
+        the notebook); older steps are forgotten. The history lives with the notebook's live
+        document: it ends when the notebook's room closes (room_idle_close_delay after the
+        agent's last use when no browser has it open, else jupyter_server_ydoc's
+        document_cleanup_delay after the last browser left). Defaults to 100. Must be >= 1.""",
+    )
+
+    @validate("undo_history_size")
+    def _valid_history_size(self, proposal: dict) -> int:
+        if proposal["value"] < 1:
+            raise TraitError(
+                f"MCPExtensionApp.undo_history_size must be >= 1, not {proposal['value']}."
+            )
+        return proposal["value"]
 
     max_output_chars = Int(
         2000,
@@ -281,11 +301,13 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
     def initialize_settings(self) -> None:
         self.hub = HubServer.from_environment()
         rooms = YDocRooms(self._server)
+        undo = UndoHistories(self.undo_history_size)
         live = LiveNotebooks(
             rooms,
             self._server.contents_manager,
             self.log,
             idle_close_delay=self.room_idle_close_delay,
+            on_edit=undo.track,
         )
         ui = UIEvents()
         current = CurrentNotebooks(on_change=ui.current_changed)
@@ -312,6 +334,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
                 ),
             ),
             presence=Presence(rooms, self.log, idle_time=self.presence_idle_time),
+            undo=undo,
         )
         offered = [tool for tool in TOOLS if tool.name not in set(self.disabled_tools)]
         unknown = set(self.disabled_tools) - {tool.name for tool in TOOLS}
@@ -355,6 +378,12 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.handlers.append(
             (url_path_join(path, "ui-events"), UIEventsSocket, {"ui": self.services.ui})
         )
+        agent_undo = {
+            "notebooks": services.notebooks,
+            "undo": services.undo,
+            "paths": services.paths,
+        }
+        self.handlers.append((url_path_join(path, "agent-undo"), AgentUndoHandler, agent_undo))
         connect = {
             "mcp_path": url_path_join(self._server.base_url, self._endpoint),
             "hub": hub,

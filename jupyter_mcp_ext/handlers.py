@@ -20,9 +20,12 @@ from .context import API, CurrentNotebook, CurrentNotebooks
 from .errors import UsageError
 from .hub.client_tokens import HubServer
 from .hub.connect import ConnectError
+from .notebooks import LiveNotebooks
 from .paths import ServerPaths
 from .transport import SessionManagerHost
 from .ui_events import UIEvents
+from .undo import MAX_STEPS as MAX_UNDO_STEPS
+from .undo import UndoHistories
 
 AUTH_HELP = (
     "Authenticate with the Jupyter server's token: send the header 'Authorization: Bearer <token>' "
@@ -238,6 +241,99 @@ class CurrentNotebookHandler(APIHandler):
                 f"'window' must be a JupyterLab client id (1-{_MAX_WINDOW_ID_LENGTH} characters).",
             )
         return window
+
+
+class AgentUndoHandler(APIHandler):
+    """``{base_url}mcp/agent-undo``: the person's "Undo agent change" in JupyterLab.
+
+    GET ``?path=<notebook>`` answers ``{"path", "agents": [{"id", "name", "undo": [{"description",
+    "at"}], "redo": [...]}]}`` (steps latest first; agents with nothing to undo or redo left out).
+    POST ``{"path", "agent": "<id>", "action": "undo" | "redo", "steps": 1}`` takes the agent's steps
+    back (the same history as the agent's own undo tool) and answers ``{"done": [...], "agents"}``.
+    Errors: ``{"message"}`` with 400 (bad request), 403, 404 (no such notebook), 409 (nothing to
+    undo, or refused: someone changed a cell it would remove).
+    """
+
+    def initialize(self, notebooks: LiveNotebooks, undo: UndoHistories, paths: ServerPaths) -> None:
+        self.notebooks = notebooks
+        self.undo = undo
+        self.paths = paths
+
+    @web.authenticated
+    async def get(self) -> None:
+        await require_permission(self, "read", "contents")
+        path = await self._notebook(self.get_query_argument("path", None))
+        self.finish(json.dumps({"path": path, "agents": self.undo.agents(await self._live(path))}))
+
+    @web.authenticated
+    async def post(self) -> None:
+        await require_permission(self, "write", "contents")
+        body = self._read_body()
+        path = await self._notebook(body["path"])
+        if await self._live(path) is None:
+            raise web.HTTPError(
+                409, f"Nothing to {body['action']}: {path} is not open on the server."
+            )
+        async with self.notebooks.document(path, edit=True) as nb:
+            history = self.undo.find(nb, id=body["agent"])
+            try:
+                done = self.undo.replay(
+                    history, undo=body["action"] == "undo", steps=body["steps"], name="that agent"
+                )
+            except UsageError as error:
+                raise web.HTTPError(409, str(error)) from None
+            self.finish(json.dumps({"done": done, "agents": self.undo.agents(nb)}))
+
+    async def _notebook(self, path: Any) -> str:
+        if not isinstance(path, str) or not path:
+            raise web.HTTPError(
+                400, f"Give the notebook's 'path' (relative to the server root). {_UNDO_USAGE}"
+            )
+        try:
+            normalized = self.paths.normalize(path)
+        except UsageError as error:
+            raise web.HTTPError(400, str(error)) from None
+        try:
+            return await self.paths.existing_notebook(normalized)
+        except UsageError as error:
+            raise web.HTTPError(404, str(error)) from None
+
+    async def _live(self, path: str) -> Any:
+        """The notebook's live document, or None when it is not open on the server."""
+        rooms = self.notebooks.rooms
+        room_id = rooms.room_id(path, index=False)
+        if room_id is None or not rooms.exists(room_id):
+            return None
+        return await rooms.document(room_id, create=False)
+
+    def _read_body(self) -> dict[str, Any]:
+        try:
+            body = self.get_json_body()
+        except web.HTTPError:
+            raise web.HTTPError(400, f"The body is not valid JSON. {_UNDO_USAGE}") from None
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, f"The body must be a JSON object. {_UNDO_USAGE}")
+        unknown = set(body) - {"path", "agent", "action", "steps"}
+        if unknown:
+            raise web.HTTPError(400, f"Unknown keys {sorted(unknown)}. {_UNDO_USAGE}")
+        if body.get("action") not in ("undo", "redo"):
+            raise web.HTTPError(400, f'\'action\' must be "undo" or "redo". {_UNDO_USAGE}')
+        if not isinstance(body.get("agent"), str):
+            raise web.HTTPError(400, f"'agent' must be an agent id from GET. {_UNDO_USAGE}")
+        steps = body.setdefault("steps", 1)
+        if (
+            isinstance(steps, bool)
+            or not isinstance(steps, int)
+            or not 1 <= steps <= MAX_UNDO_STEPS
+        ):
+            raise web.HTTPError(400, f"'steps' must be an integer from 1 to {MAX_UNDO_STEPS}.")
+        return body
+
+
+_UNDO_USAGE = (
+    'GET ?path=<notebook> lists the agents\' steps; POST {"path": ..., "agent": <id from GET>, '
+    '"action": "undo" | "redo", "steps": 1} takes them back.'
+)
 
 
 OAUTH_HELP = (

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,8 +78,10 @@ class LiveNotebooks:
         log: logging.Logger,
         *,
         idle_close_delay: float,
+        on_edit: Callable[[YNotebook], None] | None = None,
     ) -> None:
         self.rooms = rooms
+        self.on_edit = on_edit  # told before a document is handed out for editing (undo.py)
         self.contents_manager = contents_manager
         self.log = log
         self.idle_close_delay = idle_close_delay
@@ -138,6 +140,8 @@ class LiveNotebooks:
                 if owned.doc is None:
                     await self._drop_placeholder_cell(path, doc)
                 owned.doc = doc
+            if edit and self.on_edit is not None:
+                self.on_edit(doc)
             yield doc
         finally:
             if owned is not None:

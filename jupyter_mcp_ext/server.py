@@ -71,6 +71,8 @@ _FAMILIES: list[tuple[str, list[tuple[str, str]]]] = [
             ("move_cell", ""),
             ("delete_cell", ""),
             ("clear_cell_output", ""),
+            ("undo", "take back your own last changes, one tool call a step"),
+            ("redo", ""),
         ],
     ),
     (
@@ -272,9 +274,16 @@ def build_mcp_server(
 
         async def answer(call: Call) -> types.CallToolResult:
             try:
-                with calls.track(), acting_as(call.agent), services.presence.working(call.agent):
+                with (
+                    calls.track(),
+                    acting_as(call.agent),
+                    services.presence.working(call.agent),
+                    services.undo.recording(call.agent, tool.name) as step,
+                ):
                     await call.authorize(*tool.permission)
                     structured, text = await tool.run(call, arguments)
+                    if step is not None:  # its description, when the call ends
+                        step.result = structured
             except UsageError as error:
                 return _error(services.paths.scrub(str(error), given=repr(params.arguments)))
             except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):

@@ -21,6 +21,7 @@ from .notebooks import LiveNotebooks
 from .paths import ServerPaths
 from .presence import Presence
 from .ui_events import UIEvents
+from .undo import UndoHistories
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Services:
     max_output_chars: int  # text of one output, as reading tools return it
     execution: ExecutionEngine
     presence: Presence
+    undo: UndoHistories
 
     @cached_property
     def paths(self) -> ServerPaths:

@@ -35,6 +35,7 @@ from .toolkit import (
     ToolOutput,
     tool,
 )
+from .undo import MAX_STEPS
 
 # A glob longer than this is no file name pattern (and costs time to match against every entry).
 MAX_PATTERN_CHARS = 1024
@@ -856,6 +857,74 @@ async def clear_cell_output(call: Call, p: ClearOutputParams) -> ToolOutput:
     )
 
 
+# -- undo ----------------------------------------------------------------------------------------
+
+
+class UndoParams(NotebookParams):
+    steps: int = Field(1, ge=1, le=MAX_STEPS, description="How many steps to take, latest first.")
+
+
+class UndoResult(NotebookResult):
+    done: list[str] = Field(description="The steps taken, in the order they were taken.")
+    undoable: list[str] = Field(description="Your steps that undo can take back now, latest first.")
+    redoable: list[str] = Field(
+        description="Your undone steps that redo can bring back, latest first."
+    )
+
+
+async def _replay(call: Call, notebook_path: str | None, steps: int, *, undo: bool) -> ToolOutput:
+    path = await call.notebook(notebook_path)
+    if call.agent is None:
+        raise UsageError("undo and redo act for an MCP agent: this call has none.")
+    histories = call.services.undo
+    async with _document(call, path, edit=True) as nb:
+        history = histories.find(nb, origin=call.agent.origin)
+        done = histories.replay(history, undo=undo, steps=steps, name="you")
+        listing = history.listing() if history is not None else {"undo": [], "redo": []}
+    undoable = [step["description"] for step in listing["undo"]]
+    redoable = [step["description"] for step in listing["redo"]]
+    result = UndoResult(notebook_path=path, done=done, undoable=undoable, redoable=redoable)
+    verb = "Undid" if undo else "Redid"
+    return result, (
+        f"{verb} in {path}: "
+        + "; ".join(done)
+        + f". Left to undo: {len(undoable)} step(s)"
+        + (f", latest '{undoable[0]}'" if undoable else "")
+        + f"; to redo: {len(redoable)}."
+    )
+
+
+@tool(
+    "undo",
+    params=UndoParams,
+    result=UndoResult,
+    permission=WRITE,
+    destructive=True,
+    title="Undo your changes",
+)
+async def undo(call: Call, p: UndoParams) -> ToolOutput:
+    """Take back your own latest changes to a notebook: each of your tool calls that changed it is one
+    step (a run's outputs included). Undoing an inserted cell removes it; undoing a deletion brings
+    the cells back with their ids and outputs. What people (and other agents) changed is kept; a step
+    that would remove a cell a person has typed in since is refused, changing nothing. The history
+    ends when the notebook is closed on the server."""
+    return await _replay(call, p.notebook_path, p.steps, undo=True)
+
+
+@tool(
+    "redo",
+    params=UndoParams,
+    result=UndoResult,
+    permission=WRITE,
+    destructive=True,
+    title="Redo your undone changes",
+)
+async def redo(call: Call, p: UndoParams) -> ToolOutput:
+    """Bring back your steps that undo took back (latest undone first), until you change the notebook
+    again. A step that would remove a cell a person has typed in since is refused, changing nothing."""
+    return await _replay(call, p.notebook_path, p.steps, undo=False)
+
+
 # -- files -------------------------------------------------------------------------------------
 
 
@@ -951,5 +1020,7 @@ NOTEBOOK_TOOLS: list[Tool] = [
     delete_cell,
     move_cell,
     clear_cell_output,
+    undo,
+    redo,
     list_files,
 ]
