@@ -24,7 +24,7 @@ from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 from weakref import WeakKeyDictionary
 
 from jupyter_ydoc import YNotebook
@@ -87,10 +87,13 @@ def _state(cell: dict[str, Any]) -> _CellState:
 # -- what changed -------------------------------------------------------------------------
 
 
+ChangeKind = Literal["added", "deleted", "moved", "edited", "executed"]
+
+
 @dataclass
 class CellChange:
     cell_id: str
-    kind: str  # added, deleted, moved, edited, executed
+    kind: ChangeKind
     index: int | None  # where it is now (None: deleted)
     by: list[str | None]  # origins of who did it (None: a person)
     cell_type: str
@@ -468,7 +471,7 @@ class Tracker:
     def _change(
         self,
         cell_id: str,
-        kind: str,
+        kind: ChangeKind,
         index: int | None,
         since: int,
         parts: tuple[str, ...],

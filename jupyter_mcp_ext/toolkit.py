@@ -35,6 +35,7 @@ class Services:
     max_output_chars: int  # text of one output, as reading tools return it
     execution: ExecutionEngine
     presence: Presence
+    change_history_size: int = 100  # revisions per live notebook get_notebook_changes answers for
 
     @cached_property
     def paths(self) -> ServerPaths:
@@ -159,6 +160,14 @@ class Result(BaseModel):
 
 class NotebookResult(Result):
     notebook_path: str = Field(description="The notebook the tool acted on.")
+    revision: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description=(
+            "The notebook's revision right after this read or edit: pass it as since_revision to "
+            "get_notebook_changes, or as expected_revision to an edit."
+        ),
+    )
     # Set by the server (server.py) on any notebook tool's result, never by the tool itself.
     warnings: list[str] | None = Field(
         default=None,
