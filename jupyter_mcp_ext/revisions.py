@@ -10,7 +10,8 @@ the room was closed and opened again, old tokens are refused instead of answered
 One deep observer of the cells (and one of the metadata) sees every transaction, a person's
 keystrokes too: it only notes which cells changed, who changed them, and where cells are.
 Sources are read when a token is handed out (``checkpoint``), and only those of cells changed
-since the last one; the cells as they were at the last ``history_size`` tokens are kept.
+since the last one. Kept for the last ``keep`` tokens: the order of the cells, and each cell's
+states since (a cell unchanged for a long time has one state, shared by every token).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import difflib
 import json
 import logging
 import secrets
+import time
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -44,6 +46,11 @@ MAX_DIFF_LINES = 40
 MAX_DIFF_CHARS = 4000
 MAX_CELLS_REPORTED = 200
 
+# A person's last change of a cell is remembered for recent_edits; old ones are dropped from
+# this many cells on.
+_FORGET_PERSONS_CHANGES_ABOVE = 1000
+_PERSONS_CHANGES_KEPT_SECONDS = 60.0
+
 
 @dataclass(frozen=True)
 class Change:
@@ -62,13 +69,6 @@ class _CellState(NamedTuple):
     execution_count: int | None
     output_count: int
     outputs_hash: int
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    revision: int
-    order: tuple[str, ...]
-    cells: dict[str, _CellState]
 
 
 def _state(cell: dict[str, Any]) -> _CellState:
@@ -161,13 +161,17 @@ class Tracker:
         self._touched: dict[str, dict[tuple[str, str | None], int]] = {}
         self._metadata_touched: dict[str | None, int] = {}
         self._names: dict[str, str] = {}  # agent origin -> the agent's name
+        # Per cell id: when a person last changed its content (time.monotonic); see recent_edits.
+        self.persons_changes: dict[str, float] = {}
         self._dirty: set[str] = set()  # cells changed since their state was last read
-        self._snapshots: OrderedDict[int, _Snapshot] = OrderedDict()
-        plain = json.loads(str(self._ycells))
-        self._order: list[str] = [str(cell.get("id")) for cell in plain]
-        self._states: dict[str, _CellState] = {
-            cell_id: _state(cell) for cell_id, cell in zip(self._order, plain, strict=True)
-        }
+        # Revision given out -> the order of the cells then (a tuple shared while none moves).
+        self._snapshots: OrderedDict[int, tuple[str, ...]] = OrderedDict()
+        self._order_now: tuple[str, ...] | None = None
+        # Per cell id: (revision, state read at that revision), oldest first.
+        self._history: dict[str, list[tuple[int, _CellState]]] = {}
+        self._ymaps: dict[str, Map] = {}  # the live cells, by id: read without a walk
+        self._order: list[str] = []
+        self._resync()
         # Kept: an observer stops firing once its Subscription is no longer referenced.
         self._subscriptions = [
             self._ycells.observe_deep(self._on_cells),
@@ -212,6 +216,15 @@ class Tracker:
             if not event.path:  # cells inserted, deleted or moved
                 changed.update(self._apply_delta(event.delta, origin, revision))
         touched = self._touched
+        person = origin is None
+        if person:
+            now = time.monotonic()
+            if len(self.persons_changes) > _FORGET_PERSONS_CHANGES_ABOVE:
+                self.persons_changes = {
+                    key: at
+                    for key, at in self.persons_changes.items()
+                    if now - at < _PERSONS_CHANGES_KEPT_SECONDS
+                }
         for event in events:
             path = event.path
             if not path:
@@ -226,6 +239,8 @@ class Tracker:
                 marks = touched[cell_id] = {}
             marks[part, origin] = revision
             changed.add(cell_id)
+            if person:
+                self.persons_changes[cell_id] = now
         self._dirty.update(changed)
         self._notify(Change(revision, origin, frozenset(changed)))
 
@@ -242,21 +257,46 @@ class Tracker:
             elif "delete" in step:
                 count = step["delete"]
                 concerned.update(order[position : position + count])
+                for cell_id in order[position : position + count]:
+                    self._ymaps.pop(cell_id, None)
                 del order[position : position + count]
             elif "insert" in step:
-                ids = [str(cell.get("id")) for cell in step["insert"]]
+                ids = []
+                for ycell in step["insert"]:
+                    cell_id = str(ycell.get("id"))
+                    ids.append(cell_id)
+                    self._ymaps[cell_id] = ycell
                 order[position:position] = ids
                 concerned.update(ids)
                 position += len(ids)
+        self._order_now = None
         for cell_id in concerned:
             self._touched.setdefault(cell_id, {})[PLACE, origin] = revision
         return concerned
 
     def _resync(self) -> None:
-        """Read the cells' order again after an observer failed to follow it."""
+        """Read the cells and their order (at first, and if an observer failed to follow it)."""
         plain = json.loads(str(self._ycells))
         self._order = [str(cell.get("id")) for cell in plain]
-        self._dirty.update(self._order)
+        self._order_now = None
+        self._ymaps = dict(zip(self._order, self._ycells, strict=True))
+        for cell_id, cell in zip(self._order, plain, strict=True):
+            self._store(cell_id, _state(cell))
+        self._dirty.clear()
+
+    def _store(self, cell_id: str, state: _CellState) -> None:
+        """Note a cell's state at the current revision (if it changed), dropping states no kept
+        token needs."""
+        history = self._history.get(cell_id)
+        if history is None:
+            self._history[cell_id] = [(self.revision, state)]
+            return
+        if history[-1][1] == state:
+            return
+        history.append((self.revision, state))
+        oldest = next(iter(self._snapshots), self.revision)
+        while len(history) > 1 and history[1][0] <= oldest:
+            del history[0]
 
     def _notify(self, change: Change) -> None:
         if not self._listeners:
@@ -295,49 +335,33 @@ class Tracker:
         Call it in the same synchronous section as the read or edit it reports on. ``plain``: all
         cells, just read (saves reading them again). Only the last ``keep`` tokens' cells are kept.
         """
-        if plain is not None:
-            self._order = [str(cell.get("id")) for cell in plain]
-            self._states = {
-                cell_id: _state(cell) for cell_id, cell in zip(self._order, plain, strict=True)
-            }
-            self._dirty.clear()
-        elif self._dirty:
-            self._refresh()
-        snapshot = self._snapshots.get(self.revision)
-        if snapshot is None:
-            snapshot = _Snapshot(self.revision, tuple(self._order), dict(self._states))
-            self._snapshots[self.revision] = snapshot
+        if self._dirty:
+            self._refresh(plain)
+        if self.revision not in self._snapshots:
+            if self._order_now is None:
+                self._order_now = tuple(self._order)
+            self._snapshots[self.revision] = self._order_now
             while len(self._snapshots) > max(1, keep):
                 self._snapshots.popitem(last=False)
             self._prune()
         return self.token()
 
-    def _refresh(self) -> None:
+    def _refresh(self, plain: list[dict[str, Any]] | None) -> None:
         """Read again the cells changed since they were last read."""
-        ycells, order, states = self._ycells, self._order, self._states
-        present = set(order)
-        for cell_id in self._dirty - present:
-            states.pop(cell_id, None)
-        dirty = self._dirty & present
-        self._dirty = set()
-        if len(dirty) > 8:  # reading a cell costs O(its index): read them all at once
-            plain = json.loads(str(ycells))
-            self._order = [str(cell.get("id")) for cell in plain]
-            self._states = {str(cell.get("id")): _state(cell) for cell in plain}
+        dirty, self._dirty = self._dirty, set()
+        if plain is not None and len(plain) == len(self._order):
+            for cell_id, cell in zip(self._order, plain, strict=True):
+                if cell_id in dirty:
+                    self._store(cell_id, _state(cell))
             return
-        for position, cell_id in enumerate(order):
-            if cell_id in dirty:
-                cell = json.loads(str(ycells[position]))
-                if str(cell.get("id")) != cell_id:  # the order was lost: read everything
-                    self._dirty = set(order)
-                    self._resync()
-                    self._refresh()
-                    return
-                states[cell_id] = _state(cell)
+        for cell_id in dirty:
+            ycell = self._ymaps.get(cell_id)
+            if ycell is not None:
+                self._store(cell_id, _state(json.loads(str(ycell))))
 
     def _prune(self) -> None:
         """Forget who changed cells that are gone, once no kept token can ask about them."""
-        if len(self._touched) <= 2 * len(self._order) + 1000:
+        if len(self._touched) + len(self._history) <= 4 * len(self._order) + 1000:
             return
         oldest = next(iter(self._snapshots))
         present = set(self._order)
@@ -345,6 +369,11 @@ class Tracker:
             cell_id: marks
             for cell_id, marks in self._touched.items()
             if cell_id in present or max(marks.values()) > oldest
+        }
+        self._history = {
+            cell_id: history
+            for cell_id, history in self._history.items()
+            if cell_id in present or history[-1][0] >= oldest
         }
 
     def _revision_of(self, token: str, what: str) -> int:
@@ -427,23 +456,27 @@ class Tracker:
                 f"since_revision {token!r} is too old to tell what changed: {reason}. Read the "
                 f"notebook again (its revision is now {self.token()})."
             )
-        new = self._snapshots[self.revision]
+        new_order = self._snapshots[self.revision]
         result = NotebookChanges(since=token, revision=self.token())
         result.metadata_by = _distinct(
             origin for origin, at in self._metadata_touched.items() if at > since
         )
-        now_at = {cell_id: index for index, cell_id in enumerate(new.order)}
-        before = {cell_id: index for index, cell_id in enumerate(old.order)}
-        both = [cell_id for cell_id in new.order if cell_id in before]
+        now_at = {cell_id: index for index, cell_id in enumerate(new_order)}
+        before = {cell_id: index for index, cell_id in enumerate(old)}
+        both = [cell_id for cell_id in new_order if cell_id in before]
         kept = _longest_kept_order(both, before)
         found: list[CellChange] = []
-        for cell_id in new.order:
-            state = new.cells[cell_id]
+        for cell_id in new_order:
+            state = self._state_at(cell_id, self.revision)
             index = now_at[cell_id]
             if cell_id not in before:
                 found.append(self._change(cell_id, "added", index, since, (PLACE,), state))
                 continue
-            was = old.cells[cell_id]
+            was = self._state_at(cell_id, since)
+            if state is was:
+                if cell_id not in kept:
+                    found.append(self._change(cell_id, "moved", index, since, (PLACE,), state))
+                continue
             if cell_id not in kept:
                 found.append(self._change(cell_id, "moved", index, since, (PLACE,), state))
             if was.source != state.source or was.cell_type != state.cell_type:
@@ -460,13 +493,21 @@ class Tracker:
                 executed.execution_count = state.execution_count
                 executed.output_count = state.output_count
                 found.append(executed)
-        for cell_id in old.order:
+        for cell_id in old:
             if cell_id not in now_at:
-                state = old.cells[cell_id]
+                state = self._state_at(cell_id, since)
                 found.append(self._change(cell_id, "deleted", None, since, (PLACE,), state))
         result.changes = found[:MAX_CELLS_REPORTED]
         result.omitted = len(found) - len(result.changes)
         return result
+
+    def _state_at(self, cell_id: str, revision: int) -> _CellState:
+        """A cell as it was at a kept revision: its last state read at or before it."""
+        history = self._history[cell_id]
+        for at, state in reversed(history):
+            if at <= revision:
+                return state
+        return history[0][1]
 
     def _change(
         self,

@@ -16,7 +16,7 @@ from jupyter_ydoc import YNotebook
 from pydantic import Field, WithJsonSchema
 from tornado.web import HTTPError
 
-from . import cells, recent_edits, revisions
+from . import cells, revisions
 from .context import AGENT
 from .errors import UsageError
 from .paths import describe_contents_error
@@ -69,9 +69,9 @@ async def _in_slices(items: Sequence[T], apply: Callable[[Sequence[T]], None]) -
 
 @contextlib.asynccontextmanager
 async def _document(call: Call, path: str, *, edit: bool = False) -> AsyncIterator[YNotebook]:
-    """The live document of ``path``, with other clients' changes of its cells noted (see recent_edits)."""
+    """The live document of ``path``, its changes tracked from now on (see revisions)."""
     async with call.services.notebooks.document(path, edit=edit) as nb:
-        recent_edits.watch(nb)
+        revisions.tracker(nb)
         yield nb
 
 
