@@ -174,6 +174,16 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
             )
         return proposal["value"]
 
+    change_history_size = Int(
+        100,
+        config=True,
+        help="""How many of the revisions given to agents (with every read and edit) each live
+        notebook keeps the cells of, so that get_notebook_changes can tell what changed since
+        one of them; for an older one the agent is told to read the notebook again. Edits with
+        expected_revision work with any revision of the live notebook. Defaults to 100. Must be
+        >= 1.""",
+    )
+
     max_output_chars = Int(
         2000,
         config=True,
@@ -245,6 +255,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         "task_ttl",
         "client_token_expires_in",
         "presence_idle_time",
+        "change_history_size",
     )
     def _valid_positive_limit(self, proposal: dict) -> float:
         return _checked_limit(proposal, zero_allowed=False)
@@ -319,6 +330,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
             current=current,
             ui=ui,
             max_output_chars=self.max_output_chars,
+            change_history_size=self.change_history_size,
             execution=ExecutionEngine(
                 live,
                 kernels,

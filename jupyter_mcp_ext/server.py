@@ -58,6 +58,7 @@ _FAMILIES: list[tuple[str, list[tuple[str, str]]]] = [
             ("read_notebook", "paged; brief overview or detailed"),
             ("read_cell", ""),
             ("read_all_cells", ""),
+            ("get_notebook_changes", "what changed since a revision, and who changed it"),
         ],
     ),
     (
@@ -100,6 +101,32 @@ _FAMILY_NOTES = {
 }
 
 
+# Tools that refuse to change a cell someone else changed since the agent's expected_revision.
+_GUARDED_EDITS = ("overwrite_cell_source", "edit_cell_source", "delete_cell")
+
+
+def _revisions_note(offered: set[str]) -> str:
+    """How an agent keeps up with a person editing the same notebook, naming only offered tools."""
+    note = (
+        "People (and other agents) may change the notebook while you work: every read and edit "
+        "result gives the notebook's revision (e.g. '12@3fa9c1')."
+    )
+    if "get_notebook_changes" in offered:
+        note += (
+            " Before editing cells you read earlier, call get_notebook_changes with the revision of "
+            "your last result: it lists the cells added, deleted, moved, edited (with a diff) and "
+            "executed since, and who did it."
+        )
+    guarded = [name for name in _GUARDED_EDITS if name in offered]
+    if guarded:
+        note += (
+            f" Pass expected_revision (the revision you last read the cell at) to {', '.join(guarded)}: "
+            "if someone else changed that cell since, nothing is changed and the error gives the "
+            "cell's current source; redo the edit on it."
+        )
+    return note
+
+
 def instructions(offered: set[str]) -> str:
     """The server's instructions to agents, naming only the tools in ``offered``."""
     chosen = (
@@ -122,6 +149,8 @@ def instructions(offered: set[str]) -> str:
             )
             if family in _FAMILY_NOTES:
                 notes.append(_FAMILY_NOTES[family])
+    if offered & {"get_notebook_changes", *_GUARDED_EDITS}:
+        notes.append(_revisions_note(offered))
     if notes:
         text += "\n" + textwrap.fill(" ".join(notes), width=100)
     return text + "\n"

@@ -37,6 +37,7 @@ class Services:
     execution: ExecutionEngine
     presence: Presence
     undo: UndoHistories
+    change_history_size: int = 100  # revisions per live notebook get_notebook_changes answers for
 
     @cached_property
     def paths(self) -> ServerPaths:
@@ -161,6 +162,14 @@ class Result(BaseModel):
 
 class NotebookResult(Result):
     notebook_path: str = Field(description="The notebook the tool acted on.")
+    revision: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description=(
+            "The notebook's revision right after this read or edit: pass it as since_revision to "
+            "get_notebook_changes, or as expected_revision to an edit."
+        ),
+    )
     # Set by the server (server.py) on any notebook tool's result, never by the tool itself.
     warnings: list[str] | None = Field(
         default=None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import textwrap
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
@@ -15,7 +16,7 @@ from jupyter_ydoc import YNotebook
 from pydantic import Field, WithJsonSchema
 from tornado.web import HTTPError
 
-from . import cells, recent_edits
+from . import cells, revisions
 from .context import AGENT
 from .errors import UsageError
 from .paths import describe_contents_error
@@ -69,10 +70,41 @@ async def _in_slices(items: Sequence[T], apply: Callable[[Sequence[T]], None]) -
 
 @contextlib.asynccontextmanager
 async def _document(call: Call, path: str, *, edit: bool = False) -> AsyncIterator[YNotebook]:
-    """The live document of ``path``, with other clients' changes of its cells noted (see recent_edits)."""
+    """The live document of ``path``, its changes tracked from now on (see revisions)."""
     async with call.services.notebooks.document(path, edit=edit) as nb:
-        recent_edits.watch(nb)
+        revisions.tracker(nb)
         yield nb
+
+
+def _checkpoint(call: Call, nb: YNotebook, plain: list[dict[str, Any]] | None = None) -> str:
+    """The notebook's revision now, for the result of a read or edit made in the same synchronous section
+    (an await in between could let a person's change pass as seen)."""
+    return revisions.tracker(nb).checkpoint(call.services.change_history_size, plain)
+
+
+def _check_unchanged(
+    call: Call, nb: YNotebook, expected: str | None, cell_id: str, index: int, *, whole_cell: bool
+) -> None:
+    """Refuse an edit of a cell someone else changed after ``expected`` (given by the agent)."""
+    if expected is None:
+        return
+    parts = (
+        (revisions.SOURCE, revisions.CELL, revisions.PLACE) if whole_cell else (revisions.SOURCE,)
+    )
+    me = call.agent.origin if call.agent is not None else None
+    revisions.tracker(nb).check_unchanged(expected, cell_id, index, me, parts)
+
+
+ExpectedRevision = Annotated[
+    str | None,
+    Field(
+        max_length=64,
+        description=(
+            "The revision you last read this cell at (from a read or edit result): if someone else "
+            "changed the cell since, nothing is changed and the error shows its current source."
+        ),
+    ),
+]
 
 
 def _iso(moment: Any) -> str | None:
@@ -112,9 +144,9 @@ class CellRef(NotebookResult):
     cell_count: int = Field(description="Number of cells in the notebook after the change.")
 
 
-def _render_cells(path: str, views: list[dict[str, Any]], total: int) -> str:
+def _render_cells(path: str, views: list[dict[str, Any]], total: int, revision: str) -> str:
     """Cells as readable text for the model (many clients show it only the text content)."""
-    lines = [f"Notebook {path} ({total} cells)"]
+    lines = [f"Notebook {path} ({total} cells, revision {revision})"]
     for view in views:
         header = f"--- cell {view['index']} [{view['cell_type']}] id={view['cell_id']}"
         if view["cell_type"] == "code":
@@ -389,10 +421,12 @@ async def get_notebook_info(call: Call, p: NotebookParams) -> ToolOutput:
             by_type[kind] = by_type.get(kind, 0) + 1
         count = len(plain)
         kernelspec = cells.metadata_kernelspec(nb)
+        revision = _checkpoint(call, nb, plain)
     model = await ensure_async(call.services.contents.get(path, content=False))
     modified = model.get("last_modified")
     result = NotebookInfoResult(
         notebook_path=path,
+        revision=revision,
         cell_count=count,
         cells_by_type=by_type,
         kernelspec=kernelspec,
@@ -404,7 +438,7 @@ async def get_notebook_info(call: Call, p: NotebookParams) -> ToolOutput:
     )
     kinds = ", ".join(f"{n} {kind}" for kind, n in by_type.items())
     return result, (
-        f"{path}: {count} cells ({kinds}); kernel {kernelspec.get('name', 'none')}; "
+        f"{path} (revision {revision}): {count} cells ({kinds}); kernel {kernelspec.get('name', 'none')}; "
         f"{'open live' if live else 'not open'}"
         f"{f' in {connections} browser connection(s)' if connections else ''}."
     )
@@ -447,6 +481,7 @@ async def read_all_cells(call: Call, p: NotebookParams) -> ToolOutput:
     limit = call.services.max_output_chars
     async with _document(call, path) as nb:
         raw = cells.read_cells(nb)
+        revision = _checkpoint(call, nb, raw)
     views: list[dict[str, Any]] = []
     await _in_slices(
         range(len(raw)),
@@ -456,10 +491,11 @@ async def read_all_cells(call: Call, p: NotebookParams) -> ToolOutput:
     )
     result = {
         "notebook_path": path,
+        "revision": revision,
         "cell_count": len(views),
         "cells": views,
     }  # plain: 1,000 cells stay fast
-    return result, _render_cells(path, views, len(views))
+    return result, _render_cells(path, views, len(views), revision)
 
 
 class ReadNotebookParams(NotebookParams):
@@ -495,6 +531,7 @@ async def read_notebook(call: Call, p: ReadNotebookParams) -> ToolOutput:
     async with _document(call, path) as nb:
         total = len(nb.ycells)
         raw = cells.read_cells(nb, p.offset, p.offset + p.limit)
+        revision = _checkpoint(call, nb)
     detailed = p.detail == "detailed"
     views = []
     for i, cell in enumerate(raw, start=p.offset):
@@ -507,12 +544,13 @@ async def read_notebook(call: Call, p: ReadNotebookParams) -> ToolOutput:
     next_offset = end if end < total else None
     result = {
         "notebook_path": path,
+        "revision": revision,
         "cell_count": total,
         "cells": views,
         "offset": p.offset,
         "next_offset": next_offset,
     }
-    text = _render_cells(path, views, total)
+    text = _render_cells(path, views, total, revision)
     if next_offset is not None:
         text += f"\n... cells {next_offset}..{total - 1} not shown: call again with offset={next_offset}"
     return result, text
@@ -542,10 +580,102 @@ async def read_cell(call: Call, p: ReadCellParams) -> ToolOutput:
         index, _ = cells.locate(nb, p.cell_index, p.cell_id)
         (raw,) = cells.read_cells(nb, index, index + 1)
         total = len(nb.ycells)
+        revision = _checkpoint(call, nb)
     view = cells.cell_view(
         index, raw, max_output_chars=call.services.max_output_chars, outputs=p.include_outputs
     )
-    return {"notebook_path": path, "cell": view}, _render_cells(path, [view], total)
+    return {"notebook_path": path, "revision": revision, "cell": view}, _render_cells(
+        path, [view], total, revision
+    )
+
+
+class ChangesParams(NotebookParams):
+    since_revision: str = Field(
+        max_length=64,
+        description="A revision from an earlier read or edit result of this notebook.",
+    )
+
+
+class CellChangeView(Result):
+    cell_id: str
+    change: Literal["added", "deleted", "moved", "edited", "executed"]
+    cell_index: int | None = Field(description="Where the cell is now (null: deleted).")
+    cell_type: str
+    by: list[str] = Field(
+        description='Who: "you", "a person" (in JupyterLab), or "another agent: <name>".'
+    )
+    diff: str | None = Field(None, description="edited: unified diff of the source (bounded).")
+    execution_count: int | None = None
+    output_count: int | None = None
+
+
+class ChangesResult(NotebookResult):
+    since_revision: str
+    changes: list[CellChangeView]
+    metadata_changed_by: list[str] = Field(description="Who changed the notebook's metadata.")
+    more_changes: int = Field(description="Changed cells not listed (too many to show).")
+
+
+def _change_line(change: CellChangeView) -> str:
+    where = f"cell {change.cell_index} (id {change.cell_id})"
+    if change.cell_index is None:
+        where = f"cell id {change.cell_id} ({change.cell_type})"
+    line = f"- {where} {change.change} by {', '.join(change.by)}"
+    if change.change == "executed":
+        line += f": execution_count={change.execution_count}, {change.output_count} output(s)"
+    if change.diff:
+        line += ":\n" + textwrap.indent(change.diff, "    ")
+    return line
+
+
+@tool(
+    "get_notebook_changes",
+    params=ChangesParams,
+    result=ChangesResult,
+    permission=READ,
+    read_only=True,
+    title="What changed in a notebook",
+)
+async def get_notebook_changes(call: Call, p: ChangesParams) -> ToolOutput:
+    """What changed in a notebook since a revision you got from a read or edit result: cells added,
+    deleted, moved, edited (with a diff of the source) and executed, each with who did it — a person
+    in JupyterLab, you, or another agent. Returns the current revision to continue from."""
+    path = await call.notebook(p.notebook_path)
+    async with _document(call, path) as nb:
+        tracker = revisions.tracker(nb)
+        revision = _checkpoint(call, nb)
+        found = tracker.changes_since(p.since_revision)
+    me = call.agent.origin if call.agent is not None else None
+    views = [
+        CellChangeView(
+            cell_id=change.cell_id,
+            change=change.kind,
+            cell_index=change.index,
+            cell_type=change.cell_type,
+            by=[tracker.describe(origin, me) for origin in change.by] or ["unknown"],
+            diff=change.diff or None,
+            execution_count=change.execution_count,
+            output_count=change.output_count,
+        )
+        for change in found.changes
+    ]
+    result = ChangesResult(
+        notebook_path=path,
+        revision=revision,
+        since_revision=p.since_revision,
+        changes=views,
+        metadata_changed_by=[tracker.describe(origin, me) for origin in found.metadata_by],
+        more_changes=found.omitted,
+    )
+    lines = [f"Changes in {path} since revision {p.since_revision} (now revision {revision}):"]
+    lines += [_change_line(view) for view in views]
+    if result.metadata_changed_by:
+        lines.append(f"- notebook metadata changed by {', '.join(result.metadata_changed_by)}")
+    if found.omitted:
+        lines.append(f"... and {found.omitted} more changed cells: read the notebook.")
+    if len(lines) == 1:
+        lines.append("none.")
+    return result, "\n".join(lines)
 
 
 # -- editing cells ---------------------------------------------------------------------------
@@ -562,9 +692,14 @@ async def _insert(
     async with _document(call, path, edit=True) as nb:
         index, cell_id = cells.insert_cell(nb, index, cell_type, source)
         count = len(nb.ycells)
+        revision = _checkpoint(call, nb)
     call.show_cell(path, cell_id, index, "edit")
-    return CellRef(notebook_path=path, cell_index=index, cell_id=cell_id, cell_count=count), (
-        f"Inserted {cell_type} cell {index} (id {cell_id}) in {path}; it now has {count} cells."
+    result = CellRef(
+        notebook_path=path, revision=revision, cell_index=index, cell_id=cell_id, cell_count=count
+    )
+    return result, (
+        f"Inserted {cell_type} cell {index} (id {cell_id}) in {path}; it now has {count} cells "
+        f"(revision {revision})."
     )
 
 
@@ -618,6 +753,7 @@ class SourceChange(CellRef):
 
 class OverwriteParams(CellParams):
     source: str = Field(description="The new complete source of the cell.")
+    expected_revision: ExpectedRevision = None
 
 
 @tool(
@@ -635,11 +771,14 @@ async def overwrite_cell_source(call: Call, p: OverwriteParams) -> ToolOutput:
     path = await call.notebook(p.notebook_path)
     async with _document(call, path, edit=True) as nb:
         seen, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
+        _check_unchanged(call, nb, p.expected_revision, cell_id, seen, whole_cell=False)
         index, removed, inserted = cells.set_source(nb, cell_id, p.source, hint=seen)
         count = len(nb.ycells)
+        revision = _checkpoint(call, nb)
     call.show_cell(path, cell_id, index, "edit")
     result = SourceChange(
         notebook_path=path,
+        revision=revision,
         cell_index=index,
         cell_id=cell_id,
         cell_count=count,
@@ -648,7 +787,8 @@ async def overwrite_cell_source(call: Call, p: OverwriteParams) -> ToolOutput:
     )
     return (
         result,
-        f"Cell {index} (id {cell_id}) of {path}: {removed} characters removed, {inserted} inserted.",
+        f"Cell {index} (id {cell_id}) of {path}: {removed} characters removed, {inserted} inserted "
+        f"(revision {revision}).",
     )
 
 
@@ -658,6 +798,7 @@ class EditSourceParams(CellParams):
     replace_all: bool = Field(
         False, description="Replace every occurrence instead of requiring exactly one."
     )
+    expected_revision: ExpectedRevision = None
 
 
 class EditSourceResult(SourceChange):
@@ -679,13 +820,16 @@ async def edit_cell_source(call: Call, p: EditSourceParams) -> ToolOutput:
     path = await call.notebook(p.notebook_path)
     async with _document(call, path, edit=True) as nb:
         seen, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
+        _check_unchanged(call, nb, p.expected_revision, cell_id, seen, whole_cell=False)
         index, replacements, removed, inserted = cells.replace_in_source(
             nb, cell_id, p.old_text, p.new_text, p.replace_all, hint=seen
         )
         count = len(nb.ycells)
+        revision = _checkpoint(call, nb)
     call.show_cell(path, cell_id, index, "edit")
     result = EditSourceResult(
         notebook_path=path,
+        revision=revision,
         cell_index=index,
         cell_id=cell_id,
         cell_count=count,
@@ -695,7 +839,8 @@ async def edit_cell_source(call: Call, p: EditSourceParams) -> ToolOutput:
     )
     return (
         result,
-        f"Replaced {replacements} occurrence(s) in cell {index} (id {cell_id}) of {path}.",
+        f"Replaced {replacements} occurrence(s) in cell {index} (id {cell_id}) of {path} "
+        f"(revision {revision}).",
     )
 
 
@@ -706,6 +851,7 @@ class DeleteCellParams(NotebookParams):
     cell_id: CellId | list[CellId] | None = Field(
         None, description="Id or ids of the cells to delete (instead of indexes)."
     )
+    expected_revision: ExpectedRevision = None
 
 
 class DeletedCell(Result):
@@ -746,17 +892,34 @@ async def delete_cell(call: Call, p: DeleteCellParams) -> ToolOutput:
         if len(set(ids)) != len(ids):
             raise UsageError("The same cell is named more than once; name each cell once.")
         deleted = cells.resolve_cells(nb, ids)
+        for cell in deleted:
+            _check_unchanged(
+                call, nb, p.expected_revision, cell["cell_id"], cell["index"], whole_cell=True
+            )
+
+        def delete(part: Sequence[dict[str, Any]]) -> None:
+            for cell in part:  # again: a slice runs after an await
+                index = cells.find_index(nb, cell["cell_id"], cell["index"])
+                if index is not None:
+                    _check_unchanged(
+                        call, nb, p.expected_revision, cell["cell_id"], index, whole_cell=True
+                    )
+            cells.delete_cells(nb, list(part))
+
         # Highest index first: deleting a cell does not move the ones still to delete.
-        await _in_slices(
-            sorted(deleted, key=lambda cell: cell["index"], reverse=True),
-            lambda part: cells.delete_cells(nb, list(part)),
-        )
+        await _in_slices(sorted(deleted, key=lambda cell: cell["index"], reverse=True), delete)
         count = len(nb.ycells)
+        revision = _checkpoint(call, nb)
     result = DeleteCellResult(
-        notebook_path=path, deleted=[DeletedCell(**d) for d in deleted], cell_count=count
+        notebook_path=path,
+        revision=revision,
+        deleted=[DeletedCell(**d) for d in deleted],
+        cell_count=count,
     )
     listed = ", ".join(f"{d['index']} (id {d['cell_id']})" for d in deleted)
-    return result, f"Deleted cell(s) {listed} from {path}; it now has {count} cells."
+    return result, (
+        f"Deleted cell(s) {listed} from {path}; it now has {count} cells (revision {revision})."
+    )
 
 
 class MoveCellParams(CellParams):
@@ -779,15 +942,19 @@ async def move_cell(call: Call, p: MoveCellParams) -> ToolOutput:
         _, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
         from_index, to_index = cells.move_cell(nb, cell_id, p.to_index)
         count = len(nb.ycells)
+        revision = _checkpoint(call, nb)
     call.show_cell(path, cell_id, to_index, "edit")
     result = MoveCellResult(
         notebook_path=path,
+        revision=revision,
         cell_index=to_index,
         cell_id=cell_id,
         cell_count=count,
         from_index=from_index,
     )
-    return result, f"Moved cell {cell_id} of {path} from index {from_index} to {to_index}."
+    return result, (
+        f"Moved cell {cell_id} of {path} from index {from_index} to {to_index} (revision {revision})."
+    )
 
 
 class ClearOutputParams(CellParams):
@@ -851,9 +1018,10 @@ async def clear_cell_output(call: Call, p: ClearOutputParams) -> ToolOutput:
             seen, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
             index, removed = cells.clear_outputs(nb, cell_id, hint=seen)
             cleared = [ClearedCell(index=index, cell_id=cell_id, outputs_removed=removed)]
+        revision = _checkpoint(call, nb)
     total = sum(c.outputs_removed for c in cleared)
-    return ClearOutputResult(notebook_path=path, cleared=cleared), (
-        f"Cleared {total} output(s) in {len(cleared)} cell(s) of {path}."
+    return ClearOutputResult(notebook_path=path, revision=revision, cleared=cleared), (
+        f"Cleared {total} output(s) in {len(cleared)} cell(s) of {path} (revision {revision})."
     )
 
 
@@ -1012,6 +1180,7 @@ NOTEBOOK_TOOLS: list[Tool] = [
     read_all_cells,
     read_notebook,
     read_cell,
+    get_notebook_changes,
     append_markdown_cell,
     append_code_cell,
     insert_cell,

@@ -27,6 +27,7 @@ ALL_TOOLS = {
     "list_files",
     "read_notebook",
     "read_cell",
+    "get_notebook_changes",
     "insert_cell",
     "overwrite_cell_source",
     "edit_cell_source",
@@ -48,6 +49,7 @@ READ_ONLY_TOOLS = {
     "read_all_cells",
     "read_notebook",
     "read_cell",
+    "get_notebook_changes",
     "list_kernels",
 }
 DESTRUCTIVE_TOOLS = {
