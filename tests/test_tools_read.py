@@ -32,7 +32,7 @@ async def test_tools_list_describes_every_tool(mcp_client):
         listing = await client.list_tools()
     tools = {tool.name: tool for tool in listing.tools}
     assert set(tools) == ALL_TOOLS
-    assert len(listing.tools) == 23
+    assert len(listing.tools) == 25
 
     for name, tool in tools.items():
         assert tool.description and len(tool.description) > 40, name
