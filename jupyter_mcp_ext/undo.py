@@ -110,7 +110,8 @@ class _History:
         self.redo: list[Step] = []
         self.running: set[Recording] = set()  # calls that changed the notebook and have not ended
         self._clock = 0
-        self._last: Recording | None = None
+        self._last: Recording | bool | None = False  # the call of the last change
+        self._pushed = 0  # stack items pushed since the last settle
         self._replaying = False
         self.manager = self._manager([], [])
 
@@ -134,8 +135,10 @@ class _History:
             return self._clock
         call = _recording.get()
         if call is not self._last:
+            # pycrdt starts a new stack item exactly when the clock moves on.
             self._last = call
             self._clock += 2
+            self._pushed += 1
         if call is not None:
             call.touched.add(self)
             self.running.add(call)
@@ -146,13 +149,10 @@ class _History:
     def settle(self, call: Recording | None) -> None:
         """Make the stack items not yet in a step one step of ``call`` (None: changes outside calls)."""
         self.running.discard(call)  # type: ignore[arg-type]
-        self._match(self.redo, len(self.manager.redo_stack))
-        new = len(self.manager.undo_stack) - sum(step.items for step in self.undo)
-        if new < 0:
-            self._match(self.undo, len(self.manager.undo_stack))
-            return
+        new, self._pushed = self._pushed, 0
         if new == 0:
             return
+        self.redo.clear()  # pycrdt dropped its redo stack at the first new change
         result = _plain(call.result) if call is not None else {}
         tool = call.tool if call is not None else "change"
         step = Step(
@@ -162,10 +162,14 @@ class _History:
             creates=_created(tool, result),
             deletes=_deleted(tool, result),
         )
-        step.sources = self._sources(step.creates)
+        step.sources = self._sources(step.creates, result.get("cell_index"))
         self.undo.append(step)
-        if len(self.undo) > self.size:
+        if len(self.undo) > self.size + self.size // 4:
             self._trim()
+
+    def undoable(self) -> list[Step]:
+        """The steps that can be undone: the latest ``size`` (older ones are dropped in batches)."""
+        return self.undo[-self.size :]
 
     def _trim(self) -> None:
         """Forget the oldest steps beyond the history size (pycrdt drops no stack items: a new
@@ -188,10 +192,10 @@ class _History:
             else:
                 steps.pop()
 
-    def _sources(self, ids: tuple[str, ...]) -> dict[str, int]:
+    def _sources(self, ids: tuple[str, ...], hint: int | None = None) -> dict[str, int]:
         found = {}
         for cell_id in ids:
-            cell = cells.find_cell(self.nb, cell_id)
+            cell = cells.find_cell(self.nb, cell_id, hint if isinstance(hint, int) else None)
             if cell is not None:
                 found[cell_id] = hash(str(cell[1].get("source")))
         return found
@@ -222,6 +226,7 @@ class _History:
                 revert()
         finally:
             self._replaying = False
+            self._last = False  # pycrdt starts a new stack item after an undo
             cells.forget_positions(self.nb)
         steps.pop()
         self._match(steps, len(manager.undo_stack if undo else manager.redo_stack))
@@ -251,7 +256,7 @@ class _History:
         return {
             "id": self.id,
             "name": self.agent.name,
-            "undo": [step.as_json() for step in reversed(self.undo)],
+            "undo": [step.as_json() for step in reversed(self.undoable())],
             "redo": [step.as_json() for step in reversed(self.redo)],
         }
 
@@ -296,7 +301,7 @@ class UndoHistories:
         for history in self._histories.get(nb, {}).values():
             if not history.running:
                 history.settle(None)
-            if history.undo or history.redo:
+            if history.undoable() or history.redo:
                 listed.append(history.listing())
         return listed
 
@@ -324,11 +329,11 @@ class UndoHistories:
                 f"{action} once that call has ended."
             )
         history.settle(None)
-        pending = history.undo if undo else history.redo
-        if not pending:
+        left = history.undoable if undo else lambda: history.redo
+        if not left():
             raise UsageError(f"Nothing to {action}: {name} has no changes to {action} here.")
         done: list[str] = []
-        while len(done) < steps and pending:
+        while len(done) < steps and left():
             try:
                 step = history.replay(undo)
             except UndoRefused as refused:

@@ -157,7 +157,7 @@ async def test_raw_modern_request_gets_one_json_response(mcp_url, token):
     else:
         message = response.json()
     assert message["id"] == 7
-    assert len(message["result"]["tools"]) == 23
+    assert len(message["result"]["tools"]) == 25
 
 
 async def test_tool_calls_count_as_server_activity(jp_serverapp, mcp_client, make_notebook):

@@ -34,6 +34,8 @@ ALL_TOOLS = {
     "delete_cell",
     "move_cell",
     "clear_cell_output",
+    "undo",
+    "redo",
     "insert_execute_code_cell",
     "execute_cell",
     "execute_with_progress",
@@ -58,6 +60,8 @@ DESTRUCTIVE_TOOLS = {
     "clear_cell_output",
     "edit_cell_source",
     "restart_kernel",
+    "undo",
+    "redo",
 }
 # Tools whose result does not act on one notebook (so carries no notebook_path).
 NON_NOTEBOOK_TOOLS = {"list_notebooks", "list_files", "list_kernels"}
