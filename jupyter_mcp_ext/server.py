@@ -23,6 +23,7 @@ from . import __version__
 from .agents import Agent, acting_as, agent_of
 from .errors import UsageError
 from .resources import TEMPLATES, NotebookResources
+from .subscriptions import SKIP_OWN_CHANGES, Subscriptions
 from .tasks import ToolTasks
 from .toolkit import Call, Services, Tool
 
@@ -271,8 +272,18 @@ def _usage_errors_as_invalid_params(services: Services, given: str) -> Iterator[
         ) from None
 
 
+def _skipped_origin(params: Any, call: Call) -> str | None:
+    """The origin whose changes a subscription is not told of: the caller's, if it asked so."""
+    meta = getattr(params, "meta", None) or {}
+    return call.agent.origin if meta.get(SKIP_OWN_CHANGES) is True and call.agent else None
+
+
 def build_mcp_server(
-    tools: list[Tool], services: Services, calls: InFlightCalls, tasks: ToolTasks
+    tools: list[Tool],
+    services: Services,
+    calls: InFlightCalls,
+    tasks: ToolTasks,
+    subscriptions: Subscriptions,
 ) -> Server:
     by_name = {tool.name: tool for tool in tools}
     definitions = [tool.definition() for tool in tools]
@@ -354,7 +365,11 @@ def build_mcp_server(
     ) -> types.ListResourcesResult:
         call = _request_call(ctx, services)
         with _usage_errors_as_invalid_params(services, ""):
-            return await resources.list(call)
+            listed = await resources.list(call)
+        session_id = ctx.request.headers.get("mcp-session-id")
+        if session_id:  # a handshake-era session that lists is told when the list changes
+            subscriptions.session(session_id, call.principal, ctx.session).wants_list = True
+        return listed
 
     async def list_resource_templates(
         ctx: Any, params: types.PaginatedRequestParams | None
@@ -368,6 +383,45 @@ def build_mcp_server(
         with _usage_errors_as_invalid_params(services, params.uri), acting_as(call.agent):
             return await resources.read(call, params.uri)
 
+    async def subscribe_resource(
+        ctx: Any, params: types.SubscribeRequestParams
+    ) -> types.EmptyResult:
+        call = _request_call(ctx, services)
+        with _usage_errors_as_invalid_params(services, params.uri):
+            named = await resources.checked(call, params.uri)
+        # Keyed by the session id: ctx.session is a new object for every request.
+        session_id = ctx.request.headers.get("mcp-session-id") or ""
+        subscriber = subscriptions.session(session_id, call.principal, ctx.session)
+        subscriptions.subscribe(subscriber, params.uri, named, _skipped_origin(params, call))
+        return types.EmptyResult()
+
+    async def unsubscribe_resource(
+        ctx: Any, params: types.UnsubscribeRequestParams
+    ) -> types.EmptyResult:
+        call = _request_call(ctx, services)
+        session_id = ctx.request.headers.get("mcp-session-id") or ""
+        subscriptions.unsubscribe(
+            subscriptions.session(session_id, call.principal, ctx.session), params.uri
+        )
+        return types.EmptyResult()
+
+    async def listen(
+        ctx: Any, params: types.SubscriptionsListenRequestParams
+    ) -> types.SubscriptionsListenResult:
+        call = _request_call(ctx, services)
+        wanted = params.notifications
+        checked = []
+        for uri in wanted.resource_subscriptions or ():
+            with _usage_errors_as_invalid_params(services, uri):
+                checked.append((uri, await resources.checked(call, uri)))
+        return await subscriptions.listen(
+            ctx,
+            call.principal,
+            bool(wanted.resources_list_changed),
+            checked,
+            _skipped_origin(params, call),
+        )
+
     server = _Server(
         "jupyter-mcp-ext",
         version=__version__,
@@ -379,6 +433,9 @@ def build_mcp_server(
         on_list_resources=list_resources,
         on_list_resource_templates=list_resource_templates,
         on_read_resource=read_resource,
+        on_subscribe_resource=subscribe_resource,
+        on_unsubscribe_resource=unsubscribe_resource,
+        on_subscriptions_listen=listen,
         lifespan=tasks.lifespan,
     )
     tasks.install(server)

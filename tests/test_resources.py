@@ -3,13 +3,23 @@ SDK client, and a pycrdt peer as the person typing in JupyterLab."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
 import json
+import time
+from collections.abc import AsyncIterator, Iterator
 
+import httpx2
+import mcp_types as types
 import pytest
 from conftest import call
-from mcp import MCPError
+from mcp import Client, MCPError
+from mcp.client.streamable_http import streamable_http_client
 from mcp_types import INVALID_PARAMS
 from support import eventually
+
+from jupyter_mcp_ext.subscriptions import SKIP_OWN_CHANGES
 
 MODES = ["legacy", "auto"]  # the handshake era, and 2026-07-28
 
@@ -94,3 +104,207 @@ async def test_reading_a_resource_that_is_no_notebook_of_the_server_is_a_clear_i
     assert refused.value.code == INVALID_PARAMS
     assert message in refused.value.message, refused.value.message
     assert str(jp_root_dir) not in refused.value.message
+
+
+# -- subscriptions ---------------------------------------------------------------------------
+
+
+class Updates:
+    """The notifications a subscribed client received: (when, uri), the list changes as 'list'."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[float, str]] = []
+        self._arrived = asyncio.Event()
+
+    def add(self, what: str) -> None:
+        self.seen.append((time.monotonic(), what))
+        self._arrived.set()
+
+    async def handle(self, message) -> None:  # the handshake era's message handler
+        if isinstance(message, types.ResourceUpdatedNotification):
+            self.add(message.params.uri)
+        elif isinstance(message, types.ResourceListChangedNotification):
+            self.add("list")
+
+    def of(self, what: str) -> list[float]:
+        return [at for at, seen in self.seen if seen == what]
+
+    async def next(self, what: str, *, after: float, timeout: float = 5.0) -> float:
+        """When the first notification of ``what`` after ``after`` arrived (waiting for it)."""
+        deadline = time.monotonic() + timeout
+        while not [at for at in self.of(what) if at > after]:
+            self._arrived.clear()
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"no notification of {what} within {timeout} s: {self.seen}"
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+        return min(at for at in self.of(what) if at > after)
+
+
+@contextlib.contextmanager
+def meta_on_listen(client: Client, meta: dict) -> Iterator[None]:
+    """Add ``meta`` to the _meta of the client's subscriptions/listen requests (the SDK's listen
+    takes none)."""
+    session = client.session
+    stamp = session._stamp
+
+    def stamped(data: dict, opts) -> None:
+        stamp(data, opts)
+        if data.get("method") == "subscriptions/listen":
+            data["params"].setdefault("_meta", {}).update(meta)
+
+    session._stamp = stamped
+    try:
+        yield
+    finally:
+        session._stamp = stamp
+
+
+@contextlib.asynccontextmanager
+async def subscribed(
+    mcp_url: str,
+    token: str,
+    mode: str,
+    uris: list[str],
+    *,
+    skip_own: bool = False,
+    list_changed: bool = False,
+    name: str = "subscriber",
+) -> AsyncIterator[tuple[Client, Updates]]:
+    """An SDK client subscribed to ``uris``: resources/subscribe in the handshake era,
+    subscriptions/listen at 2026-07-28; what it is told is gathered in ``Updates``."""
+    updates = Updates()
+    meta = {SKIP_OWN_CHANGES: True} if skip_own else None
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http,
+        Client(
+            streamable_http_client(mcp_url, http_client=http),
+            mode=mode,
+            # At 2026-07-28 the listen stream's events also reach a message handler: gather once.
+            message_handler=updates.handle if mode == "legacy" else None,
+            client_info=types.Implementation(name=name, version="1"),
+        ) as client,
+    ):
+        if mode == "legacy":
+            if list_changed:
+                await client.list_resources(cache_mode="bypass")
+            for uri in uris:
+                await client.subscribe_resource(uri, meta=meta)
+            yield client, updates
+            return
+        with meta_on_listen(client, meta or {}):
+            listening = client.listen(
+                resource_subscriptions=uris, resources_list_changed=list_changed
+            )
+            async with listening as subscription:
+
+                async def gather() -> None:
+                    async for event in subscription:
+                        updates.add(getattr(event, "uri", None) or "list")
+
+                gathering = asyncio.create_task(gather())
+                try:
+                    yield client, updates
+                finally:
+                    gathering.cancel()
+
+
+async def quiet(updates: Updates, what: str, *, after: float, seconds: float = 1.5) -> None:
+    """Nothing about ``what`` arrives within ``seconds`` from now."""
+    await asyncio.sleep(seconds)
+    assert not [at for at in updates.of(what) if at > after], updates.seen
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_subscribed_client_is_told_within_a_second_of_the_persons_keystroke(
+    mode, make_notebook, mcp_url, token, browser
+):
+    path = make_notebook("watched.ipynb", [("code", "a = 1"), ("code", "b = 2")])
+    uri = "notebook://watched.ipynb"
+    async with browser(path) as peer, subscribed(mcp_url, token, mode, [uri]) as (client, updates):
+        first, second = peer.cell_ids()
+        cell_uri = f"{uri}?cell={second}"
+        if mode == "legacy":
+            await client.subscribe_resource(cell_uri)
+        typed = time.monotonic()
+        peer.type_at_end(first, "0")
+        told = await updates.next(uri, after=typed)
+        read = await read_json(client, uri)
+        await quiet(updates, cell_uri, after=typed, seconds=0.6)  # the other cell is untouched
+        typed_second = time.monotonic()
+        peer.type_at_end(second, "0")
+        if mode == "legacy":
+            await updates.next(cell_uri, after=typed_second)
+
+    assert told - typed < 1.0, f"told {told - typed:.2f} s after the keystroke"
+    assert read["cells"][0]["source"] == "a = 10"
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_client_that_asked_so_is_not_told_of_its_own_edits_but_of_the_persons(
+    mode, make_notebook, mcp_url, token, browser
+):
+    path = make_notebook("own.ipynb", [("code", "a = 1")])
+    uri = "notebook://own.ipynb"
+    async with (
+        browser(path) as peer,
+        subscribed(mcp_url, token, mode, [uri], skip_own=True) as (client, updates),
+        subscribed(mcp_url, token, mode, [uri], name="other agent") as (_, other),
+    ):
+        edited = time.monotonic()
+        await call(client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="a = 2")
+        await other.next(uri, after=edited)  # another agent is told of it
+        await quiet(updates, uri, after=edited)
+        typed = time.monotonic()
+        peer.type_at_end(peer.cell_ids()[0], "0")
+        told = await updates.next(uri, after=typed)
+    assert told - typed < 1.0
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_after_unsubscribing_a_client_is_told_nothing_more(
+    mode, make_notebook, mcp_url, token, browser
+):
+    path = make_notebook("left.ipynb", [("code", "a = 1")])
+    uri = "notebook://left.ipynb"
+    async with browser(path) as peer:
+        cell = peer.cell_ids()[0]
+        async with subscribed(mcp_url, token, mode, [uri]) as (client, updates):
+            typed = time.monotonic()
+            peer.type_at_end(cell, "1")
+            await updates.next(uri, after=typed)
+            if mode == "legacy":
+                await client.unsubscribe_resource(uri)
+                left = time.monotonic()
+                peer.type_at_end(cell, "2")
+                await quiet(updates, uri, after=left)
+        if mode != "legacy":  # leaving the listen stream is its unsubscribe
+            left = time.monotonic()
+            peer.type_at_end(cell, "2")
+            await quiet(updates, uri, after=left)
+    assert len(updates.of(uri)) == 1, updates.seen
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_burst_of_keystrokes_is_told_at_most_twice_a_second_first_at_once_last_at_the_end(
+    mode, make_notebook, mcp_url, token, browser
+):
+    path = make_notebook("burst.ipynb", [("code", "")])
+    uri = "notebook://burst.ipynb"
+    async with browser(path) as peer, subscribed(mcp_url, token, mode, [uri]) as (client, updates):
+        cell = peer.cell_ids()[0]
+        began = time.monotonic()
+        for key in "print('hello world'":  # 20 keystrokes over about a second
+            peer.type_at_end(cell, key)
+            await asyncio.sleep(0.05)
+        ended = time.monotonic()
+        await asyncio.sleep(1.0)
+        told = updates.of(uri)
+        last = await read_json(client, uri)
+
+    assert told and told[0] - began < 1.0, updates.seen
+    gaps = [b - a for a, b in itertools.pairwise(told)]
+    assert all(gap > 0.4 for gap in gaps), gaps  # 0.5 s apart on the server; network jitter aside
+    assert len(told) <= 2 * (ended - began) + 2, told
+    assert told[-1] > ended - 0.5  # the end of the burst is told too
+    assert last["cells"][0]["source"] == "print('hello world'"
