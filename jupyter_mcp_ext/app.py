@@ -328,6 +328,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
             )
         self.tool_calls = InFlightCalls()
         self.subscriptions = subscriptions
+        subscriptions.start()
         server = build_mcp_server(
             offered, services, self.tool_calls, ToolTasks(self.task_ttl), subscriptions
         )
@@ -387,7 +388,6 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         await self.session_host.start()
-        self.subscriptions.start()
         _stop_on_sigint_without_a_terminal()
         token = "a hub token that may access this server" if self.hub else "the Jupyter token"
         self.log.info(

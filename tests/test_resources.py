@@ -17,11 +17,16 @@ from conftest import call
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import INVALID_PARAMS
+from peer import open_peer
 from support import eventually
+from test_tasks import TwoUsers
 
 from jupyter_mcp_ext.subscriptions import SKIP_OWN_CHANGES
 
 MODES = ["legacy", "auto"]  # the handshake era, and 2026-07-28
+
+# resources/subscribe is the handshake era's: deprecated by the SDK, tested on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
 
 
 async def read_json(client, uri: str) -> dict:
@@ -308,3 +313,52 @@ async def test_a_burst_of_keystrokes_is_told_at_most_twice_a_second_first_at_onc
     assert len(told) <= 2 * (ended - began) + 2, told
     assert told[-1] > ended - 0.5  # the end of the burst is told too
     assert last["cells"][0]["source"] == "print('hello world'"
+
+
+@pytest.mark.parametrize(
+    "jp_server_config",
+    [{"ServerApp": {"identity_provider_class": TwoUsers}}],
+    indirect=True,
+    ids=["two-users"],
+)
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_user_is_never_told_of_another_users_notebook_or_current_notebook(
+    mode, make_notebook, mcp_url, server_url
+):
+    alice_path = make_notebook("alice.ipynb", [("code", "a = 1")])
+    make_notebook("bob.ipynb", [("code", "b = 1")])
+    alice_uri, bob_uri = "notebook://alice.ipynb", "notebook://bob.ipynb"
+    async with (
+        open_peer(server_url, "alice-token", alice_path) as peer,
+        subscribed(mcp_url, "alice-token", mode, [alice_uri], list_changed=True) as (alice, told),
+        subscribed(mcp_url, "bob-token", mode, [bob_uri], list_changed=True) as (_, bob_told),
+    ):
+        began = time.monotonic()
+        peer.type_at_end(peer.cell_ids()[0], "0")
+        await told.next(alice_uri, after=began)
+        await call(alice, "prepare_notebook", notebook_path=alice_path)  # alice's list changes
+        await told.next("list", after=began)
+        await quiet(bob_told, "list", after=began, seconds=1.0)
+    assert bob_told.seen == [], bob_told.seen
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_server_says_it_tells_of_resource_and_list_changes(mode, mcp_client):
+    async with mcp_client(mode) as client:
+        capabilities = client.server_capabilities.resources
+    assert capabilities.subscribe and capabilities.list_changed
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_subscription_to_a_notebook_nobody_has_open_tells_of_changes_once_someone_opens_it(
+    mode, make_notebook, mcp_url, token, browser
+):
+    path = make_notebook("later.ipynb", [("code", "a = 1")])
+    uri = "notebook://later.ipynb"
+    async with subscribed(mcp_url, token, mode, [uri]) as (_, updates):
+        async with browser(path) as peer:
+            await asyncio.sleep(0.3)  # the room's "initialize" event reaches its listeners
+            typed = time.monotonic()
+            peer.type_at_end(peer.cell_ids()[0], "0")
+            told = await updates.next(uri, after=typed)
+    assert told - typed < 1.0
