@@ -237,7 +237,9 @@ class _Server(Server):
     which say it never does.
     """
 
-    def create_initialization_options(self, notification_options=None, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def create_initialization_options(
+        self, notification_options: NotificationOptions | None = None, *args: Any, **kwargs: Any
+    ) -> Any:
         options = notification_options or NotificationOptions(resources_changed=True)
         return super().create_initialization_options(options, *args, **kwargs)
 

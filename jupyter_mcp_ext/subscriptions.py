@@ -28,6 +28,7 @@ from typing import Any
 
 import anyio
 import mcp_types as types
+from anyio.streams.memory import MemoryObjectSendStream
 from jupyter_ydoc import YNotebook
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import (
@@ -103,7 +104,7 @@ class Subscriptions:
     def __init__(self, rooms: YDocRooms) -> None:
         self.rooms = rooms
         self._sessions: dict[str, Subscriber] = {}  # handshake era, by MCP session id
-        self._streams: set[anyio.abc.ObjectSendStream[ServerEvent]] = set()  # 2026 listen streams
+        self._streams: set[MemoryObjectSendStream[ServerEvent]] = set()  # 2026 listen streams
         self._subscribers: set[Subscriber] = set()
         self._by_path: dict[str, set[Subscriber]] = {}
         # By room id: the live document listened to, its path, and what stops listening.

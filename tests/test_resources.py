@@ -355,10 +355,9 @@ async def test_a_subscription_to_a_notebook_nobody_has_open_tells_of_changes_onc
 ):
     path = make_notebook("later.ipynb", [("code", "a = 1")])
     uri = "notebook://later.ipynb"
-    async with subscribed(mcp_url, token, mode, [uri]) as (_, updates):
-        async with browser(path) as peer:
-            await asyncio.sleep(0.3)  # the room's "initialize" event reaches its listeners
-            typed = time.monotonic()
-            peer.type_at_end(peer.cell_ids()[0], "0")
-            told = await updates.next(uri, after=typed)
+    async with subscribed(mcp_url, token, mode, [uri]) as (_, updates), browser(path) as peer:
+        await asyncio.sleep(0.3)  # the room's "initialize" event reaches its listeners
+        typed = time.monotonic()
+        peer.type_at_end(peer.cell_ids()[0], "0")
+        told = await updates.next(uri, after=typed)
     assert told - typed < 1.0
