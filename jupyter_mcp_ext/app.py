@@ -13,7 +13,7 @@ from jupyter_server.utils import url_path_join
 from traitlets import Bool, Float, Int, List, TraitError, Unicode, validate
 
 from . import embedding
-from .context import CurrentNotebooks
+from .context import CurrentNotebook, CurrentNotebooks
 from .engine import ExecutionEngine, ExecutionSettings
 from .handlers import (
     AgentUndoHandler,
@@ -32,6 +32,7 @@ from .notebooks import LiveNotebooks
 from .outputs import OutputLimits
 from .presence import Presence
 from .server import InFlightCalls, build_mcp_server
+from .subscriptions import Subscriptions
 from .tasks import ToolTasks
 from .toolkit import Services, Tool
 from .tools import NOTEBOOK_TOOLS
@@ -321,7 +322,13 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
             on_edit=undo.track,
         )
         ui = UIEvents()
-        current = CurrentNotebooks(on_change=ui.current_changed)
+        subscriptions = Subscriptions(rooms)
+
+        def current_changed(principal: str, current: CurrentNotebook) -> None:
+            ui.current_changed(principal, current)
+            subscriptions.list_changed(principal)
+
+        current = CurrentNotebooks(on_change=current_changed)
         kernels = NotebookKernels(self.serverapp, self.log)
         services = Services(
             serverapp=self.serverapp,
@@ -355,7 +362,11 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
                 "MCP: disabled_tools names unknown tools: %s", ", ".join(sorted(unknown))
             )
         self.tool_calls = InFlightCalls()
-        server = build_mcp_server(offered, services, self.tool_calls, ToolTasks(self.task_ttl))
+        self.subscriptions = subscriptions
+        subscriptions.start()
+        server = build_mcp_server(
+            offered, services, self.tool_calls, ToolTasks(self.task_ttl), subscriptions
+        )
         embedding.configure(
             self._server.web_app.settings,
             origins=self.allowed_frame_origins,
@@ -370,8 +381,12 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
             session_idle_timeout=self.session_idle_timeout,
             max_request_body_size=self.max_request_body_size,
             log=self.log,
-            on_session_end=services.presence.session_ended,
+            on_session_end=self._session_ended,
         )
+
+    def _session_ended(self, session_id: str) -> None:
+        self.services.presence.session_ended(session_id)
+        self.subscriptions.session_ended(session_id)
 
     @property
     def _endpoint(self) -> str:
@@ -426,11 +441,15 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
     async def _stop_presence(self) -> None:
         self.services.presence.stop()
 
+    async def _stop_subscriptions(self) -> None:
+        self.subscriptions.stop()
+
     async def stop_extension(self) -> None:
         # Never raise here: an exception would keep the server from stopping.
         stops = (
             self._cancel_tool_calls,
             self._stop_presence,
+            self._stop_subscriptions,
             self.live_notebooks.stop,
             self.session_host.stop,
             self.notebook_kernels.stop,

@@ -14,12 +14,16 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 import mcp_types as types
-from mcp.server.lowlevel import Server
+from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
 from pydantic import BaseModel, ValidationError
 
 from . import __version__
 from .agents import Agent, acting_as, agent_of
 from .errors import UsageError
+from .resources import TEMPLATES, NotebookResources
+from .subscriptions import SKIP_OWN_CHANGES, Subscriptions
 from .tasks import ToolTasks
 from .toolkit import Call, Services, Tool
 
@@ -257,8 +261,62 @@ def _agent(ctx: Any, state: Any) -> Agent:
     )
 
 
+class _Server(Server):
+    """The SDK's server, telling handshake-era clients that the resource list changes.
+
+    The SDK's session manager builds the initialize answer with default notification options,
+    which say it never does.
+    """
+
+    def create_initialization_options(
+        self, notification_options: NotificationOptions | None = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        options = notification_options or NotificationOptions(resources_changed=True)
+        return super().create_initialization_options(options, *args, **kwargs)
+
+
+def _request_call(ctx: Any, services: Services) -> Call:
+    """The caller of a request that is not a tool call (resources), to authorize and check paths."""
+    state = getattr(getattr(ctx, "request", None), "state", None)
+    handler = getattr(state, "jupyter_handler", None)
+    if state is None or handler is None:
+        raise MCPError(
+            INVALID_PARAMS,
+            "This request did not come through the Jupyter server's authenticated endpoint.",
+        )
+    return Call(
+        services=services,
+        user=state.jupyter_user,
+        principal=state.jupyter_principal,
+        handler=handler,
+        agent=_agent(ctx, state),
+    )
+
+
+@contextlib.contextmanager
+def _usage_errors_as_invalid_params(services: Services, given: str) -> Iterator[None]:
+    """A UsageError (bad URI, path outside the root, no such notebook or cell, no permission) as
+    the JSON-RPC error -32602 with its message."""
+    try:
+        yield
+    except UsageError as error:
+        raise MCPError(
+            INVALID_PARAMS, services.paths.scrub(str(error), given=given), {"uri": given}
+        ) from None
+
+
+def _skipped_origin(params: Any, call: Call) -> str | None:
+    """The origin whose changes a subscription is not told of: the caller's, if it asked so."""
+    meta = getattr(params, "meta", None) or {}
+    return call.agent.origin if meta.get(SKIP_OWN_CHANGES) is True and call.agent else None
+
+
 def build_mcp_server(
-    tools: list[Tool], services: Services, calls: InFlightCalls, tasks: ToolTasks
+    tools: list[Tool],
+    services: Services,
+    calls: InFlightCalls,
+    tasks: ToolTasks,
+    subscriptions: Subscriptions,
 ) -> Server:
     by_name = {tool.name: tool for tool in tools}
     definitions = [tool.definition() for tool in tools]
@@ -340,7 +398,71 @@ def build_mcp_server(
         tool = by_name.get(name)
         return tool.input_schema if tool else None
 
-    server = Server(
+    resources = NotebookResources(services)
+
+    async def list_resources(
+        ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        call = _request_call(ctx, services)
+        with _usage_errors_as_invalid_params(services, ""):
+            listed = await resources.list(call)
+        session_id = ctx.request.headers.get("mcp-session-id")
+        if session_id:  # a handshake-era session that lists is told when the list changes
+            subscriptions.session(session_id, call.principal, ctx.session).wants_list = True
+        return listed
+
+    async def list_resource_templates(
+        ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        return types.ListResourceTemplatesResult(resource_templates=TEMPLATES)
+
+    async def read_resource(
+        ctx: Any, params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        call = _request_call(ctx, services)
+        with _usage_errors_as_invalid_params(services, params.uri), acting_as(call.agent):
+            return await resources.read(call, params.uri)
+
+    async def subscribe_resource(
+        ctx: Any, params: types.SubscribeRequestParams
+    ) -> types.EmptyResult:
+        call = _request_call(ctx, services)
+        with _usage_errors_as_invalid_params(services, params.uri):
+            named = await resources.checked(call, params.uri)
+        # Keyed by the session id: ctx.session is a new object for every request.
+        session_id = ctx.request.headers.get("mcp-session-id") or ""
+        subscriber = subscriptions.session(session_id, call.principal, ctx.session)
+        subscriptions.subscribe(subscriber, params.uri, named, _skipped_origin(params, call))
+        return types.EmptyResult()
+
+    async def unsubscribe_resource(
+        ctx: Any, params: types.UnsubscribeRequestParams
+    ) -> types.EmptyResult:
+        call = _request_call(ctx, services)
+        session_id = ctx.request.headers.get("mcp-session-id") or ""
+        subscriptions.unsubscribe(
+            subscriptions.session(session_id, call.principal, ctx.session), params.uri
+        )
+        return types.EmptyResult()
+
+    async def listen(
+        ctx: Any, params: types.SubscriptionsListenRequestParams
+    ) -> types.SubscriptionsListenResult:
+        call = _request_call(ctx, services)
+        wanted = params.notifications
+        checked = []
+        for uri in wanted.resource_subscriptions or ():
+            with _usage_errors_as_invalid_params(services, uri):
+                checked.append((uri, await resources.checked(call, uri)))
+        return await subscriptions.listen(
+            ctx,
+            call.principal,
+            bool(wanted.resources_list_changed),
+            checked,
+            _skipped_origin(params, call),
+        )
+
+    server = _Server(
         "jupyter-mcp-ext",
         version=__version__,
         title="Jupyter (live notebooks)",
@@ -348,6 +470,12 @@ def build_mcp_server(
         on_list_tools=list_tools,
         on_call_tool=call_tool,
         get_tool_input_schema=input_schema,
+        on_list_resources=list_resources,
+        on_list_resource_templates=list_resource_templates,
+        on_read_resource=read_resource,
+        on_subscribe_resource=subscribe_resource,
+        on_unsubscribe_resource=unsubscribe_resource,
+        on_subscriptions_listen=listen,
         lifespan=tasks.lifespan,
     )
     tasks.install(server)

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from jupyter_server_ydoc.utils import (
+    JUPYTER_COLLABORATION_EVENTS_URI,
     OutOfBandChanges,
     decode_file_path,
     encode_file_path,
@@ -41,6 +42,11 @@ FileWriter = Callable[[dict[str, Any]], Awaitable[bool]]
 
 # Told each message a client sends to a notebook's room: (the room's document, the message).
 ClientListener = Callable[["YNotebook", bytes], None]
+
+# Told the id of each notebook room once its document is loaded (a browser or this extension opened it).
+RoomListener = Callable[[str], None]
+
+NOTEBOOK_ROOM_PREFIX = "json:notebook:"
 
 # The room of JupyterLab's server-wide awareness: who is on the server, in which notebook.
 GLOBAL_AWARENESS_ROOM = "JupyterLab:globalAwareness"
@@ -97,6 +103,41 @@ class YDocRooms:
     def any_connections(self) -> bool:
         """Whether a browser is connected to any room (no lookup of a file id)."""
         return any(getattr(room, "clients", None) for room in self._rooms.values())
+
+    def notebook_rooms(self) -> list[str]:
+        """The ids of the notebook rooms in memory now: opened by a browser or by this extension."""
+        return [
+            room_id
+            for room_id in self._rooms
+            if room_id.startswith(NOTEBOOK_ROOM_PREFIX) and getattr(self._rooms[room_id], "ready", False)
+        ]
+
+    def live_document(self, room_id: str) -> YNotebook | None:
+        """The document of a loaded notebook room (no lock, no await: for observers), else None."""
+        room = self._rooms.get(room_id)
+        if room is None or not getattr(room, "ready", False):
+            return None
+        return getattr(room, "_document", None)
+
+    def on_room_ready(self, listener: RoomListener) -> None:
+        """Tell ``listener`` the id of every notebook room whose document is loaded from now on.
+
+        Through jupyter_server_ydoc's "initialize" event (its event logger runs listeners as tasks,
+        so shortly after the room is ready).
+        """
+
+        async def on_event(logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+            room_id = data.get("room")
+            if (
+                data.get("action") == "initialize"
+                and isinstance(room_id, str)
+                and room_id.startswith(NOTEBOOK_ROOM_PREFIX)
+            ):
+                listener(room_id)
+
+        self.serverapp.event_logger.add_listener(
+            schema_id=JUPYTER_COLLABORATION_EVENTS_URI, listener=on_event
+        )
 
     def browser_joined(self, room_id: str) -> bool:
         """Whether a browser is connected to the room, or was: its cleanup is then scheduled."""

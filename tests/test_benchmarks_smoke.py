@@ -40,6 +40,10 @@ TARGET_ROWS = {
         "0 errors in the agents' edit + execute calls through the gateway",
         "every process started stopped by PID",
     ],
+    "bench_notifications.py": [
+        "every one of the 5 keystrokes was told",
+        "notification latency median",
+    ],
     "bench_hub.py": [
         "every user's server answered its first MCP call",
         "0 errors in the agents' edit + execute calls through the hub",
