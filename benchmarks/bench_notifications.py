@@ -103,7 +103,9 @@ async def benchmark(server, args: argparse.Namespace) -> int:
         f"{median:.1f} ms, p95 {p95:.1f} ms, min {ms[0]:.1f} ms, max {ms[-1]:.1f} ms\n"
     )
     verdicts = Verdicts(args.quick)
-    verdicts.check(len(ms) == args.n, f"every one of the {args.n} keystrokes was told", timing=False)
+    verdicts.check(
+        len(ms) == args.n, f"every one of the {args.n} keystrokes was told", timing=False
+    )
     verdicts.check(
         p95 <= TARGET_S * 1000,
         f"notification latency median {median:.1f} ms, p95 {p95:.1f} ms <= {TARGET_S * 1000:.0f} ms",

@@ -65,7 +65,9 @@ def parse_uri(uri: str) -> NotebookURI:
     """The notebook (and cell) ``uri`` names, or a UsageError saying what a valid URI looks like."""
     form = f"use {SCHEME}<path> or {SCHEME}<path>?{CELL_QUERY}=<cell id>, e.g. {SCHEME}analysis/report.ipynb"
     if not uri.startswith(SCHEME):
-        raise UsageError(f"Unknown resource {uri!r}: this server's resources are notebooks; {form}.")
+        raise UsageError(
+            f"Unknown resource {uri!r}: this server's resources are notebooks; {form}."
+        )
     rest, _, query = uri[len(SCHEME) :].partition("?")
     path = unquote(rest.partition("#")[0])
     if not path:

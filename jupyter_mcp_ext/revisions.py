@@ -464,7 +464,7 @@ class Tracker:
         now_at = {cell_id: index for index, cell_id in enumerate(new_order)}
         before = {cell_id: index for index, cell_id in enumerate(old)}
         both = [cell_id for cell_id in new_order if cell_id in before]
-        kept = _longest_kept_order(both, before)
+        unmoved = _longest_kept_order(both, before)
         found: list[CellChange] = []
         for cell_id in new_order:
             state = self._state_at(cell_id, self.revision)
@@ -474,10 +474,10 @@ class Tracker:
                 continue
             was = self._state_at(cell_id, since)
             if state is was:
-                if cell_id not in kept:
+                if cell_id not in unmoved:
                     found.append(self._change(cell_id, "moved", index, since, (PLACE,), state))
                 continue
-            if cell_id not in kept:
+            if cell_id not in unmoved:
                 found.append(self._change(cell_id, "moved", index, since, (PLACE,), state))
             if was.source != state.source or was.cell_type != state.cell_type:
                 edited = self._change(cell_id, "edited", index, since, (SOURCE, CELL), state)

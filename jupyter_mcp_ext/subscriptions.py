@@ -116,7 +116,9 @@ class Subscriptions:
 
     # -- subscribing ---------------------------------------------------------------------------
 
-    def subscribe(self, subscriber: Subscriber, uri: str, named: NotebookURI, skip: str | None) -> None:
+    def subscribe(
+        self, subscriber: Subscriber, uri: str, named: NotebookURI, skip: str | None
+    ) -> None:
         self._subscribers.add(subscriber)
         subscriber.uris[uri] = _Subscription(named, skip)
         self._by_path.setdefault(named.path, set()).add(subscriber)

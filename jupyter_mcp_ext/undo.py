@@ -148,7 +148,7 @@ class _History:
 
     def settle(self, call: Recording | None) -> None:
         """Make the stack items not yet in a step one step of ``call`` (None: changes outside calls)."""
-        self.running.discard(call)  # type: ignore[arg-type]
+        self.running.discard(call)
         new, self._pushed = self._pushed, 0
         if new == 0:
             return

@@ -109,7 +109,8 @@ class YDocRooms:
         return [
             room_id
             for room_id in self._rooms
-            if room_id.startswith(NOTEBOOK_ROOM_PREFIX) and getattr(self._rooms[room_id], "ready", False)
+            if room_id.startswith(NOTEBOOK_ROOM_PREFIX)
+            and getattr(self._rooms[room_id], "ready", False)
         ]
 
     def live_document(self, room_id: str) -> YNotebook | None:

@@ -46,7 +46,9 @@ async def test_a_notebook_and_one_of_its_cells_read_as_resources_show_the_live_c
         uri = "notebook://dir%20with%20space/a%3Fb%23c.ipynb"
         listed = await client.list_resources(cache_mode="bypass")
         assert uri in [resource.uri for resource in listed.resources]
-        notebook = await eventually_read(client, uri, lambda nb: "typed" in nb["cells"][1]["source"])
+        notebook = await eventually_read(
+            client, uri, lambda nb: "typed" in nb["cells"][1]["source"]
+        )
         cell_id = notebook["cells"][1]["cell_id"]
         cell = await read_json(client, f"{uri}?cell={cell_id}")
 
@@ -257,7 +259,9 @@ async def test_a_client_that_asked_so_is_not_told_of_its_own_edits_but_of_the_pe
         subscribed(mcp_url, token, mode, [uri], name="other agent") as (_, other),
     ):
         edited = time.monotonic()
-        await call(client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="a = 2")
+        await call(
+            client, "overwrite_cell_source", notebook_path=path, cell_index=0, source="a = 2"
+        )
         await other.next(uri, after=edited)  # another agent is told of it
         await quiet(updates, uri, after=edited)
         typed = time.monotonic()
