@@ -288,10 +288,12 @@ class Row:
     check: Callable[[Any], None]
     kernel_pids: Callable[[], list[int]] = list
     after_block: Callable[[], Awaitable[None]] | None = None  # e.g. wait for queued writes
+    server_pid: int | None = None  # the server it calls, where rows call different servers
 
 
-async def timed_block(row: Row, n: int, warmup: int, server_pid: int) -> Block:
+async def timed_block(row: Row, n: int, warmup: int, server_pid: int | None) -> Block:
     """``warmup`` untimed then ``n`` timed sequential calls; CPU per call from /proc around them."""
+    server_pid = row.server_pid or server_pid
     for i in range(warmup):
         row.check(await row.call(i))
     gc.collect()
@@ -300,7 +302,7 @@ async def timed_block(row: Row, n: int, warmup: int, server_pid: int) -> Block:
     times: list[float] = []
     client0, server0, kernel0 = (
         time.process_time(),
-        process_cpu_seconds(server_pid),
+        process_cpu_seconds(server_pid) if server_pid else None,
         cpu_of(kernels),
     )
     for i in range(warmup, warmup + n):
@@ -310,7 +312,7 @@ async def timed_block(row: Row, n: int, warmup: int, server_pid: int) -> Block:
         row.check(result)
     client1, server1, kernel1 = (
         time.process_time(),
-        process_cpu_seconds(server_pid),
+        process_cpu_seconds(server_pid) if server_pid else None,
         cpu_of(kernels),
     )
     block = Block(row.label, times, client_cpu_ms=(client1 - client0) * 1000 / n)
@@ -336,7 +338,7 @@ def merge(name: str, parts: list[Block]) -> Block:
 
 
 async def rotated_rounds(
-    rows: dict[str, Row], *, n: int, rounds: int, warmup: int, server_pid: int
+    rows: dict[str, Row], *, n: int, rounds: int, warmup: int, server_pid: int | None = None
 ) -> dict[str, Block]:
     """``n`` timed calls of every row, in ``rounds`` rounds, after ``warmup`` untimed calls of each.
 

@@ -44,6 +44,7 @@ TARGET_ROWS = {
         "every one of the 5 keystrokes was told",
         "notification latency median",
     ],
+    "bench_versions.py": ["append: median", "overwrite: median"],
     "bench_hub.py": [
         "every user's server answered its first MCP call",
         "0 errors in the agents' edit + execute calls through the hub",
