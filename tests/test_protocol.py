@@ -11,6 +11,7 @@ import pytest
 from conftest import call
 from mcp.shared.exceptions import MCPDeprecationWarning
 from support import MCP_ACCEPT, initialize_request
+from tool_helpers import ALL_TOOLS
 
 HANDSHAKE_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26"]
 ACCEPT = MCP_ACCEPT
@@ -157,7 +158,7 @@ async def test_raw_modern_request_gets_one_json_response(mcp_url, token):
     else:
         message = response.json()
     assert message["id"] == 7
-    assert len(message["result"]["tools"]) == 25
+    assert {tool["name"] for tool in message["result"]["tools"]} == ALL_TOOLS
 
 
 async def test_tool_calls_count_as_server_activity(jp_serverapp, mcp_client, make_notebook):
