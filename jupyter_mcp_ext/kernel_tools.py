@@ -13,6 +13,7 @@ import mcp_types as types
 from jupyter_core.utils import ensure_async
 from pydantic import Field
 
+from . import revisions
 from .engine import CellRun, PickCell, Progress, cell_at, cell_with_id, new_cell
 from .errors import UsageError
 from .kernels import Status
@@ -57,7 +58,25 @@ class TimeoutParams(Params):
     )
 
 
+RUN_REVISION = Field(
+    default=None,
+    exclude_if=lambda value: value is None,
+    description=(
+        "The notebook's revision when the run started: get_notebook_changes since it tells "
+        "everything changed during the run (the run's own changes as yours)."
+    ),
+)
+
+
+async def _revision_before_run(call: Call, notebook: HeldNotebook) -> str:
+    """The revision to report for a run: taken before it, so that nobody's change during the run
+    can pass as seen (its end and the result are some awaits apart)."""
+    async with notebook.document() as nb:
+        return revisions.tracker(nb).checkpoint(call.services.change_history_size)
+
+
 class ExecutedCell(NotebookResult):
+    revision: str | None = RUN_REVISION
     cell_index: int | None = Field(
         description="Index of the cell when it finished (null if deleted meanwhile)."
     )
@@ -106,10 +125,11 @@ async def _run_cell(
     )
 
 
-def _answer(call: Call, run: CellRun) -> ToolOutput:
+def _answer(call: Call, run: CellRun, revision: str) -> ToolOutput:
     contents, cut = execution_content(run.outputs, call.services.execution.settings.output_limits)
     result = ExecutedCell(
         notebook_path=run.notebook_path,
+        revision=revision,
         cell_index=run.cell_index,
         cell_id=run.cell_id,
         status=run.status,
@@ -123,7 +143,7 @@ def _answer(call: Call, run: CellRun) -> ToolOutput:
     head = f"{where} (id {result.cell_id}) {status_text(result.status, run.timeout, result.notebook_path)}"
     if result.execution_count is not None:
         head += f" [execution_count {result.execution_count}]"
-    head += f" ({result.duration_seconds:.2f} s)."
+    head += f" ({result.duration_seconds:.2f} s; revision before the run {revision})."
     if result.notes:
         head += "\n" + "\n".join(result.notes)
     if not contents:
@@ -152,9 +172,9 @@ async def insert_execute_code_cell(call: Call, p: InsertExecuteParams) -> ToolOu
     path = await call.notebook(p.notebook_path)
     timeout = call.services.execution.settings.timeout(p.timeout)
     async with call.services.notebooks.hold(path) as notebook:
-        return _answer(
-            call, await _run_cell(call, notebook, new_cell(p.cell_index, p.source), timeout)
-        )
+        revision = await _revision_before_run(call, notebook)
+        run = await _run_cell(call, notebook, new_cell(p.cell_index, p.source), timeout)
+        return _answer(call, run, revision)
 
 
 class ExecuteCellParams(CellParams, TimeoutParams):
@@ -176,9 +196,9 @@ async def execute_cell(call: Call, p: ExecuteCellParams) -> ToolOutput:
     path = await call.notebook(p.notebook_path)
     timeout = call.services.execution.settings.timeout(p.timeout)
     async with call.services.notebooks.hold(path) as notebook:
-        return _answer(
-            call, await _run_cell(call, notebook, cell_at(p.cell_index, p.cell_id), timeout)
-        )
+        revision = await _revision_before_run(call, notebook)
+        run = await _run_cell(call, notebook, cell_at(p.cell_index, p.cell_id), timeout)
+        return _answer(call, run, revision)
 
 
 class ExecuteRangeParams(NotebookParams, TimeoutParams):
@@ -198,6 +218,7 @@ class RangeEntry(Result):
 
 
 class ExecuteRangeResult(NotebookResult):
+    revision: str | None = RUN_REVISION
     cells: list[RangeEntry]
     ran: int
     failed: int
@@ -232,6 +253,7 @@ async def execute_with_progress(call: Call, p: ExecuteRangeParams) -> ToolOutput
                 for i in range(p.start_index, end + 1)
                 if nb.ycells[i].get("cell_type") == "code"
             ]
+            revision = revisions.tracker(nb).checkpoint(call.services.change_history_size)
         entries, stopped = await _run_range(
             call, notebook, targets, timeout, stop_on_error=p.stop_on_error
         )
@@ -240,6 +262,7 @@ async def execute_with_progress(call: Call, p: ExecuteRangeParams) -> ToolOutput
     failed = sum(e.status not in ("ok", "skipped") for e in entries)
     result = ExecuteRangeResult(
         notebook_path=path,
+        revision=revision,
         cells=entries,
         ran=sum(e.status != "skipped" for e in entries),
         failed=failed,
@@ -247,7 +270,8 @@ async def execute_with_progress(call: Call, p: ExecuteRangeParams) -> ToolOutput
     )
     lines = [
         f"Ran {result.ran} of {len(targets)} code cell(s) of {path}; {failed} failed"
-        + (" (stopped at the first error)." if stopped else ".")
+        + (" (stopped at the first error)" if stopped else "")
+        + f"; revision before the run {revision}."
     ]
     lines += [
         f"[{e.cell_index if e.cell_index is not None else '-'}] {e.status}"

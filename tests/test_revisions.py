@@ -4,6 +4,7 @@ blindly: every read and edit gives the notebook's revision, and edits can be mad
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -154,6 +155,35 @@ async def test_added_deleted_moved_and_executed_cells_are_reported(make_notebook
     assert next(c for c in changes["changes"] if c["change"] == "moved")["cell_index"] == 0
     deleted = next(c for c in changes["changes"] if c["change"] == "deleted")
     assert deleted["cell_index"] is None and deleted["cell_type"] == "markdown"
+
+
+async def test_a_runs_revision_is_from_before_it_so_a_persons_edit_during_the_run_is_reported(
+    make_notebook, mcp_url, token, browser
+):
+    path = make_notebook(
+        "run.ipynb", [("code", "import time; time.sleep(2); 'done'"), ("code", "n = 1")]
+    )
+    async with agent(mcp_url, token, "Claude Code") as claude, browser(path) as person:
+        read = await call(claude, "read_notebook", notebook_path=path)
+        slow, other = (cell["cell_id"] for cell in read["cells"])
+
+        async def type_during_the_run() -> None:
+            await asyncio.sleep(0.8)
+            person.type_at_end(other, "\nn += 1")
+
+        typing = asyncio.create_task(type_during_the_run())
+        ran = await call(claude, "execute_cell", notebook_path=path, cell_id=slow, timeout=60)
+        await typing
+        await persons_edit_arrived(claude, path, other, "n += 1")
+        changes = await call(
+            claude, "get_notebook_changes", notebook_path=path, since_revision=ran["revision"]
+        )
+
+    assert ran["status"] == "ok"
+    assert number(read["revision"]) <= number(ran["revision"])
+    by = changes_by_cell(changes)
+    assert by[slow, "executed"] == ["you"]
+    assert by[other, "edited"] == ["a person"]
 
 
 async def test_an_overwrite_with_a_stale_revision_is_refused_and_keeps_the_persons_text(
