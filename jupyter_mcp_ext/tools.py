@@ -1018,6 +1018,7 @@ async def clear_cell_output(call: Call, p: ClearOutputParams) -> ToolOutput:
             seen, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
             index, removed = cells.clear_outputs(nb, cell_id, hint=seen)
             cleared = [ClearedCell(index=index, cell_id=cell_id, outputs_removed=removed)]
+            call.show_cell(path, cell_id, index, "edit")
         revision = _checkpoint(call, nb)
     total = sum(c.outputs_removed for c in cleared)
     return ClearOutputResult(notebook_path=path, revision=revision, cleared=cleared), (

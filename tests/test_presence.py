@@ -107,6 +107,11 @@ async def test_the_person_sees_the_agent_with_its_name_and_cell_while_it_edits(
             lambda states: states[0]["cell"]["cellId"] == appended["cell_id"], timeout=5
         )
 
+        await call(claude, "clear_cell_output", notebook_path=path, cell_index=1)
+        await watcher.wait_until(
+            lambda states: states[0]["cell"]["cellId"] == edited["cell_id"], timeout=5
+        )
+
 
 @pytest.mark.parametrize(
     "jp_server_config",
