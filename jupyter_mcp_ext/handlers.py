@@ -269,7 +269,7 @@ class AgentUndoHandler(APIHandler):
     async def post(self) -> None:
         await require_permission(self, "write", "contents")
         body = self._read_body()
-        path = await self._notebook(body["path"])
+        path = await self._notebook(body.get("path"))
         if await self._live(path) is None:
             raise web.HTTPError(
                 409, f"Nothing to {body['action']}: {path} is not open on the server."

@@ -186,6 +186,8 @@ async def test_the_person_lists_and_undoes_the_agents_steps_over_http(
         assert again.status_code == 409 and "Nothing to undo" in again.json()["message"]
         bad = await http.post(endpoint, json={"path": path, "agent": entry["id"], "action": "x"})
         assert bad.status_code == 400 and "'action'" in bad.json()["message"]
+        no_path = await http.post(endpoint, json={"agent": entry["id"], "action": "undo"})
+        assert no_path.status_code == 400 and "'path'" in no_path.json()["message"]
         outside = await http.get(endpoint, params={"path": "../outside.ipynb"})
         assert 400 <= outside.status_code < 500
         missing = await http.get(endpoint, params={"path": "missing.ipynb"})
