@@ -1,5 +1,6 @@
 """Notebooks as MCP resources: ``notebook://<path>`` (its cells) and ``notebook://<path>?cell=<id>``
-(one cell), read from the live document as the person sees it.
+(one cell), read from the live document as the person sees it, with the notebook's revision (as
+tool results give it: for get_notebook_changes and expected_revision).
 
 The path is percent-encoded except for '/', so a '?' or '#' in a file name cannot be taken for
 the cell query. Contents are JSON (``application/json``) in the shapes of read_notebook
@@ -16,7 +17,7 @@ from urllib.parse import parse_qs, quote, unquote
 
 import mcp_types as types
 
-from . import cells
+from . import cells, revisions
 from .errors import UsageError
 from .toolkit import READ, Call, Services
 
@@ -125,6 +126,8 @@ class NotebookResources:
         named = await self.checked(call, uri)
         limit = self.services.max_output_chars
         async with self.services.notebooks.document(named.path) as nb:
+            # Read in the same synchronous section as the cells (see revisions.Tracker.checkpoint).
+            revision = revisions.tracker(nb).checkpoint(self.services.change_history_size)
             if named.cell_id is None:
                 views = [
                     cells.cell_view(i, cell, max_output_chars=limit)
@@ -132,6 +135,7 @@ class NotebookResources:
                 ]
                 content: dict = {
                     "notebook_path": named.path,
+                    "revision": revision,
                     "cell_count": len(views),
                     "cells": views,
                 }
@@ -140,6 +144,7 @@ class NotebookResources:
                 (raw,) = cells.read_cells(nb, index, index + 1)
                 content = {
                     "notebook_path": named.path,
+                    "revision": revision,
                     "cell": cells.cell_view(index, raw, max_output_chars=limit),
                 }
         return types.ReadResourceResult(

@@ -51,6 +51,9 @@ async def test_a_notebook_and_one_of_its_cells_read_as_resources_show_the_live_c
         )
         cell_id = notebook["cells"][1]["cell_id"]
         cell = await read_json(client, f"{uri}?cell={cell_id}")
+        unchanged = await call(
+            client, "get_notebook_changes", notebook_path=path, since_revision=notebook["revision"]
+        )
 
     assert notebook["notebook_path"] == path and notebook["cell_count"] == 2
     assert [(c["cell_type"], c["source"]) for c in notebook["cells"]] == [
@@ -59,6 +62,8 @@ async def test_a_notebook_and_one_of_its_cells_read_as_resources_show_the_live_c
     ]
     assert cell["cell"]["cell_id"] == cell_id and cell["cell"]["index"] == 1
     assert cell["cell"]["source"] == "x = 1  # typed, unsaved" and cell["cell"]["outputs"] == []
+    # The read's revision works with get_notebook_changes: nothing changed since.
+    assert cell["revision"] == notebook["revision"] and unchanged["changes"] == []
 
 
 async def eventually_read(client, uri: str, until) -> dict:
