@@ -4,6 +4,7 @@ enabled, listening on a real port, and the official MCP SDK client connected to 
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -73,7 +74,10 @@ def _stop_orphaned_anyio_worker_threads():
             and loop is not None
             and loop.is_closed()
         ):
-            thread.stop()
+            try:
+                thread.stop()
+            except queue.Full:  # calls still queued (two at most): the stop waits its turn
+                thread.queue.put(None, timeout=30)
 
 
 @pytest.fixture
