@@ -142,9 +142,9 @@ class Peer:
             await self.channel.release()
 
 
-@contextlib.asynccontextmanager
-async def open_peer(server_url: str, token: str, path: str) -> AsyncIterator[Peer]:
-    """A browser-like peer with the notebook at ``path`` open, as JupyterLab joins it."""
+async def notebook_room(server_url: str, token: str, path: str) -> tuple[str, str]:
+    """(room id, websocket URL) of the collaboration room of the notebook at ``path``, asked for as
+    JupyterLab asks (connect with the header ``Authorization: token <token>``)."""
     headers = {"Authorization": f"token {token}"}
     async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
         response = await http.put(
@@ -159,6 +159,14 @@ async def open_peer(server_url: str, token: str, path: str) -> AsyncIterator[Pee
         + server_url.removeprefix("http")
         + f"api/collaboration/room/{room_id}?sessionId={session['sessionId']}"
     )
+    return room_id, url
+
+
+@contextlib.asynccontextmanager
+async def open_peer(server_url: str, token: str, path: str) -> AsyncIterator[Peer]:
+    """A browser-like peer with the notebook at ``path`` open, as JupyterLab joins it."""
+    room_id, url = await notebook_room(server_url, token, path)
+    headers = {"Authorization": f"token {token}"}
     async with websockets.connect(url, additional_headers=headers, proxy=None) as websocket:
         doc = Doc()
         nb = YNotebook(doc)

@@ -3,14 +3,11 @@ edits and follow it to the next cell; the collaborators panel lists it."""
 
 from __future__ import annotations
 
-import httpx2
-import mcp_types as types
 from conftest import call
 from lab_browser import Lab, chromium
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 from playwright.async_api import Page
 from support import eventually
+from test_agents import agent
 
 
 async def cells_with_a_remote_cursor(page: Page) -> list[int]:
@@ -30,13 +27,8 @@ async def name_flags(page: Page) -> list[str]:
 
 async def test_jupyterlab_shows_the_agents_cursor_and_name_in_the_cell_it_edits(lab: Lab):
     path = lab.notebook("presence.ipynb", [("code", "x = 1"), ("code", "y = 2")])
-    headers = {"Authorization": f"Bearer {lab.token}"}
     async with (
-        httpx2.AsyncClient(headers=headers, timeout=30) as http,
-        Client(
-            streamable_http_client(lab.base + "mcp", http_client=http),
-            client_info=types.Implementation(name="Claude Code", version="1.0"),
-        ) as client,
+        agent(lab.base + "mcp", lab.token, "Claude Code", "auto") as client,
         chromium() as browser,
     ):
         page = await browser.new_page()

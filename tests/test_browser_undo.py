@@ -5,32 +5,20 @@ command palette has "Undo agent change" and "Redo agent change"; a refused undo 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
 
-import httpx2
-import mcp_types as types
 from conftest import call
 from lab_browser import Lab, chromium
 from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 from playwright.async_api import Locator, Page
 from support import eventually
+from test_agents import agent as named_agent
 
 UNDO_BUTTON = '.jp-NotebookPanel-toolbar [data-command="jupyter-mcp-ext:undo-agent-change"]'
 
 
-@contextlib.asynccontextmanager
-async def agent(lab: Lab) -> AsyncIterator[Client]:
+def agent(lab: Lab) -> contextlib.AbstractAsyncContextManager[Client]:
     """An MCP client that names itself, as Claude Code does."""
-    headers = {"Authorization": f"Bearer {lab.token}"}
-    async with (
-        httpx2.AsyncClient(headers=headers, timeout=30) as http,
-        Client(
-            streamable_http_client(lab.base + "mcp", http_client=http),
-            client_info=types.Implementation(name="Claude Code", version="1.0"),
-        ) as client,
-    ):
-        yield client
+    return named_agent(lab.base + "mcp", lab.token, "Claude Code", "auto")
 
 
 async def sources_on_screen(page: Page) -> list[str]:

@@ -9,12 +9,11 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
-from urllib.parse import quote
 
-import httpx2
 import pytest
 import websockets
 from conftest import call
+from peer import notebook_room
 from pycrdt import Awareness, Doc, YMessageType, read_message
 from test_agents import agent
 
@@ -56,19 +55,8 @@ class AwarenessWatcher:
 @contextlib.asynccontextmanager
 async def watching(server_url: str, token: str, path: str) -> AsyncIterator[AwarenessWatcher]:
     """The notebook at ``path`` open in a browser-like client that reads its awareness."""
+    _, url = await notebook_room(server_url, token, path)
     headers = {"Authorization": f"token {token}"}
-    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
-        response = await http.put(
-            f"{server_url}api/collaboration/session/{quote(path)}",
-            json={"format": "json", "type": "notebook"},
-        )
-    session = response.json()
-    room_id = f"json:notebook:{session['fileId']}"
-    url = (
-        "ws"
-        + server_url.removeprefix("http")
-        + f"api/collaboration/room/{room_id}?sessionId={session['sessionId']}"
-    )
     watcher = AwarenessWatcher()
     async with websockets.connect(url, additional_headers=headers, proxy=None) as websocket:
 

@@ -5,30 +5,12 @@ blindly: every read and edit gives the notebook's revision, and edits can be mad
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 
-import httpx2
-import mcp_types as types
 import pytest
 from conftest import call, call_error
 from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 from support import eventually
-
-
-@contextlib.asynccontextmanager
-async def agent(mcp_url: str, token: str, name: str) -> AsyncIterator[Client]:
-    """An MCP session of a client called ``name``: an agent of its own."""
-    async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http,
-        Client(
-            streamable_http_client(mcp_url, http_client=http),
-            mode="legacy",
-            client_info=types.Implementation(name=name, version="1.0"),
-        ) as client,
-    ):
-        yield client
+from test_agents import agent
 
 
 def number(revision: str) -> int:
@@ -51,7 +33,7 @@ async def test_reads_and_edits_carry_a_revision_that_grows_with_every_change(
     make_notebook, mcp_url, token
 ):
     path = make_notebook("grows.ipynb", [("code", "x = 1")])
-    async with agent(mcp_url, token, "Claude Code") as claude:
+    async with agent(mcp_url, token, "Claude Code", "legacy") as claude:
         read = await call(claude, "read_notebook", notebook_path=path)
         again = await call(claude, "read_all_cells", notebook_path=path)
         appended = await call(claude, "append_code_cell", notebook_path=path, source="y = 2")
@@ -71,7 +53,7 @@ async def test_a_persons_edit_shows_in_the_changes_with_its_diff_as_a_persons(
     make_notebook, mcp_url, token, browser
 ):
     path = make_notebook("person.ipynb", [("code", "total = 0"), ("markdown", "# Notes")])
-    async with agent(mcp_url, token, "Claude Code") as claude, browser(path) as person:
+    async with agent(mcp_url, token, "Claude Code", "legacy") as claude, browser(path) as person:
         read = await call(claude, "read_notebook", notebook_path=path)
         cell_id = read["cells"][0]["cell_id"]
         person.type_at_end(cell_id, "\nfor x in data:\n    total += x")
@@ -104,8 +86,8 @@ async def test_own_edits_show_as_yours_and_another_sessions_as_another_agents(
 ):
     path = make_notebook("agents.ipynb", [("code", "a = 1"), ("code", "b = 2")])
     async with (
-        agent(mcp_url, token, "Claude Code") as claude,
-        agent(mcp_url, token, "Codex") as codex,
+        agent(mcp_url, token, "Claude Code", "legacy") as claude,
+        agent(mcp_url, token, "Codex", "legacy") as codex,
     ):
         read = await call(claude, "read_notebook", notebook_path=path)
         first, second = (cell["cell_id"] for cell in read["cells"])
@@ -130,7 +112,7 @@ async def test_added_deleted_moved_and_executed_cells_are_reported(make_notebook
     path = make_notebook(
         "kinds.ipynb", [("code", "print('hi')"), ("markdown", "old"), ("code", "1"), ("code", "2")]
     )
-    async with agent(mcp_url, token, "Claude Code") as claude:
+    async with agent(mcp_url, token, "Claude Code", "legacy") as claude:
         read = await call(claude, "read_notebook", notebook_path=path)
         ran, doomed, _, moved = (cell["cell_id"] for cell in read["cells"])
         await call(claude, "execute_cell", notebook_path=path, cell_id=ran, timeout=60)
@@ -163,7 +145,7 @@ async def test_a_runs_revision_is_from_before_it_so_a_persons_edit_during_the_ru
     path = make_notebook(
         "run.ipynb", [("code", "import time; time.sleep(2); 'done'"), ("code", "n = 1")]
     )
-    async with agent(mcp_url, token, "Claude Code") as claude, browser(path) as person:
+    async with agent(mcp_url, token, "Claude Code", "legacy") as claude, browser(path) as person:
         read = await call(claude, "read_notebook", notebook_path=path)
         slow, other = (cell["cell_id"] for cell in read["cells"])
 
@@ -190,7 +172,7 @@ async def test_an_overwrite_with_a_stale_revision_is_refused_and_keeps_the_perso
     make_notebook, mcp_url, token, browser
 ):
     path = make_notebook("stale.ipynb", [("code", "rate = 0.1"), ("code", "other = 1")])
-    async with agent(mcp_url, token, "Claude Code") as claude, browser(path) as person:
+    async with agent(mcp_url, token, "Claude Code", "legacy") as claude, browser(path) as person:
         read = await call(claude, "read_notebook", notebook_path=path)
         cell_id, other_id = (cell["cell_id"] for cell in read["cells"])
         person.type_at_end(cell_id, "  # checked by Ann")
@@ -251,7 +233,7 @@ async def test_an_agent_s_own_later_edits_do_not_refuse_its_next_edit(
     make_notebook, mcp_url, token
 ):
     path = make_notebook("own.ipynb", [("code", "x = 1")])
-    async with agent(mcp_url, token, "Claude Code") as claude:
+    async with agent(mcp_url, token, "Claude Code", "legacy") as claude:
         read = await call(claude, "read_notebook", notebook_path=path)
         await call(
             claude, "overwrite_cell_source", notebook_path=path, cell_index=0, source="x = 2"
@@ -279,7 +261,7 @@ async def test_unknown_old_and_reloaded_revisions_are_refused_with_read_it_again
     make_notebook, mcp_url, token
 ):
     path = make_notebook("old.ipynb", [("code", "x = 1")])
-    async with agent(mcp_url, token, "Claude Code") as claude:
+    async with agent(mcp_url, token, "Claude Code", "legacy") as claude:
         oldest = (await call(claude, "read_notebook", notebook_path=path))["revision"]
         for value in ("2", "3", "4"):
             await call(
