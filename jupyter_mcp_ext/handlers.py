@@ -64,6 +64,23 @@ def principal(identity_provider: IdentityProvider, user: Any) -> str:
 MCP_RESOURCE = "mcp"
 
 
+def json_object(handler: APIHandler, keys: tuple[str, ...], usage: str) -> dict[str, Any]:
+    """The request's body: a JSON object with no keys but ``keys``, else a 400 naming the problem
+    and ``usage``."""
+    try:
+        body = handler.get_json_body()
+    except web.HTTPError:
+        raise web.HTTPError(400, f"The body is not valid JSON. {usage}") from None
+    if not isinstance(body, dict):
+        raise web.HTTPError(400, f"The body must be a JSON object. {usage}")
+    unknown = set(body) - set(keys)
+    if unknown:
+        raise web.HTTPError(
+            400, f"Unknown keys {sorted(unknown)}; valid keys: {', '.join(keys)}. {usage}"
+        )
+    return body
+
+
 async def require_permission(handler: JupyterHandler, action: str, resource: str) -> None:
     user = handler.current_user
     if not await ensure_async(handler.authorizer.is_authorized(handler, user, action, resource)):
@@ -218,18 +235,7 @@ class CurrentNotebookHandler(APIHandler):
         self._answer(self._who, self.current.forget_window(self._who, window))
 
     def _read_body(self) -> dict[str, Any]:
-        try:
-            body = self.get_json_body()
-        except web.HTTPError:
-            raise web.HTTPError(400, f"The body is not valid JSON. {_USAGE}") from None
-        if not isinstance(body, dict):
-            raise web.HTTPError(400, f"The body must be a JSON object. {_USAGE}")
-        unknown = set(body) - {"path", "window", "open"}
-        if unknown:
-            raise web.HTTPError(
-                400, f"Unknown keys {sorted(unknown)}; valid keys: path, window, open. {_USAGE}"
-            )
-        return body
+        return json_object(self, ("path", "window", "open"), _USAGE)
 
     @staticmethod
     def _window(window: Any) -> str | None:
@@ -307,15 +313,7 @@ class AgentUndoHandler(APIHandler):
         return await rooms.document(room_id, create=False)
 
     def _read_body(self) -> dict[str, Any]:
-        try:
-            body = self.get_json_body()
-        except web.HTTPError:
-            raise web.HTTPError(400, f"The body is not valid JSON. {_UNDO_USAGE}") from None
-        if not isinstance(body, dict):
-            raise web.HTTPError(400, f"The body must be a JSON object. {_UNDO_USAGE}")
-        unknown = set(body) - {"path", "agent", "action", "steps"}
-        if unknown:
-            raise web.HTTPError(400, f"Unknown keys {sorted(unknown)}. {_UNDO_USAGE}")
+        body = json_object(self, ("path", "agent", "action", "steps"), _UNDO_USAGE)
         if body.get("action") not in ("undo", "redo"):
             raise web.HTTPError(400, f'\'action\' must be "undo" or "redo". {_UNDO_USAGE}')
         if not isinstance(body.get("agent"), str):
