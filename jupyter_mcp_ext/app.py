@@ -39,6 +39,7 @@ from .tools import NOTEBOOK_TOOLS
 from .transport import SessionManagerHost
 from .ui_events import UIEvents
 from .undo import UndoHistories
+from .worker_threads import stop_orphaned_worker_threads_at_exit
 from .ydoc_rooms import YDocRooms
 
 if TYPE_CHECKING:
@@ -311,6 +312,7 @@ class MCPExtensionApp(ExtensionAppJinjaMixin, ExtensionApp):
         return self.serverapp
 
     def initialize_settings(self) -> None:
+        stop_orphaned_worker_threads_at_exit(self.log)
         self.hub = HubServer.from_environment()
         rooms = YDocRooms(self._server)
         undo = UndoHistories(self.undo_history_size)

@@ -4,8 +4,6 @@ enabled, listening on a real port, and the official MCP SDK client connected to 
 from __future__ import annotations
 
 import contextlib
-import queue
-import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -47,37 +45,6 @@ def _ystore_outside_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _stop_orphaned_anyio_worker_threads():
-    """Let the test process exit.
-
-    The contents manager saves through anyio worker threads, and anyio stops a worker when its
-    "root task" finishes. Under pytest-jupyter each test runs in its own ``run_until_complete``;
-    when a save's thread call happens just after that call's task finished, anyio takes the
-    save task itself as the root; if the loop is then closed with that task pending, the
-    (non-daemon) thread is never stopped and Python waits for it forever at exit. Seen in about
-    1 run in 8 of this module on a loaded machine: all tests passed, then the process hung in
-    ``threading._shutdown``. Stops such threads once their loop is closed.
-    """
-    yield
-    try:
-        from anyio._backends._asyncio import WorkerThread
-    except ImportError:  # pragma: no cover - anyio internals moved
-        return
-    for thread in threading.enumerate():
-        loop = getattr(thread, "loop", None)
-        if (
-            isinstance(thread, WorkerThread)
-            and thread.is_alive()
-            and loop is not None
-            and loop.is_closed()
-        ):
-            try:
-                thread.stop()
-            except queue.Full:  # calls still queued (two at most): the stop waits its turn
-                thread.queue.put(None, timeout=30)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -150,3 +151,38 @@ async def test_sigterm_stops_the_server_within_seconds_while_list_notebooks_walk
     assert returncode is not None, f"still running 10 s after SIGTERM:\n{server.log()[-3000:]}"
     assert seconds < 5, f"took {seconds:.1f} s to stop"
     assert returncode == 0, server.log()
+
+
+async def test_sigterm_stops_the_server_while_the_collaboration_store_is_locked_by_another_process(
+    tmp_path: Path,
+):
+    """Two servers started in one folder share its .jupyter_ystore.db: while the other holds the
+    lock, this one's room writes wait for SQLite, its rooms do not stop within the 3 s
+    jupyter_server_ydoc gives them, and the worker threads of their writes were left behind."""
+    root = tmp_path / "root"
+    root.mkdir()
+    async with (
+        jupyter_server(tmp_path, root) as server,
+        server.mcp() as first,
+        server.mcp() as second,
+    ):
+        for client, path in ((first, "a.ipynb"), (second, "b.ipynb")):
+            await call(client, "create_notebook", notebook_path=path)
+            await call(client, "append_code_cell", notebook_path=path, source="setup = 1")
+        # Rooms open (opening one waits for the store); the agents' next edits are stored later.
+        store = sqlite3.connect(tmp_path / "cwd" / ".jupyter_ystore.db", timeout=30)
+        store.execute("BEGIN EXCLUSIVE")  # the other server writing
+        try:
+            for client, path in ((first, "a.ipynb"), (second, "b.ipynb")):
+                await call(client, "append_code_cell", notebook_path=path, source="agent = 1")
+            returncode, seconds = await server.stop_with(timeout=30)
+        finally:
+            store.rollback()
+            store.close()
+    assert returncode is not None, f"still running 30 s after SIGTERM:\n{server.log()[-3000:]}"
+    assert returncode == 0, server.log()
+    assert seconds < 15, f"took {seconds:.1f} s to stop"
+    assert "worker thread(s) of tasks still pending" in server.log()  # told why, for operators
+    for path in ("a.ipynb", "b.ipynb"):
+        cells = json.loads((root / path).read_text())["cells"]
+        assert ["".join(c["source"]) for c in cells][-1] == "agent = 1", path
