@@ -6,6 +6,10 @@ edits or runs, as ``cell`` and as a cursor at the start of the cell's source (Yj
 positions: pycrdt's ``StickyIndex`` JSON, with the fields it leaves out set to null as Yjs
 needs). So JupyterLab's collaborator list and cell indicators show it with nothing new in the UI.
 
+jupyter_server_ydoc autosaves a notebook unless every state in its room says ``autosave: false``.
+An agent's state leaves that to the people: false while a person is in the notebook (their own
+states decide), true when only agents are (autosaved, as without presence).
+
 The state is renewed while the agent works (Yjs clients drop a state not renewed within 30 s) and
 taken away ``idle_time`` after the end of the agent's last call that touched a cell there, and
 when the agent's MCP session ends. Presence never fails or delays a tool call: its errors are logged.
@@ -60,6 +64,14 @@ class _Shown:
 
 
 @dataclass
+class _Watched:
+    """A notebook room's awareness, watched for people coming and going while agents are in it."""
+
+    awareness: Awareness
+    subscription: str
+
+
+@dataclass
 class Presence:
     """Shows agents in the awareness of the notebooks they work in, and takes them away."""
 
@@ -72,6 +84,9 @@ class Presence:
     _moves: dict[tuple[Agent, str], tuple[str, int, str]] = field(default_factory=dict)
     _shower: asyncio.Task | None = None  # shows the moves, SHOW_AFTER after the first
     _ticker: asyncio.Task | None = None
+    _watched: dict[str, _Watched] = field(default_factory=dict)  # by room id
+    _people_changed_in: set[str] = field(default_factory=set)  # room ids
+    _autosaver: asyncio.Task | None = None  # brings agents' autosave in line with who is there
 
     @contextlib.contextmanager
     def working(self, agent: Agent | None) -> Iterator[None]:
@@ -122,6 +137,7 @@ class Presence:
         room_id = self.rooms.room_id(path, index=False)
         if room_id is None:
             return
+        self._watch_people(room_id)
         self._present(
             agent,
             room_id,
@@ -130,6 +146,7 @@ class Presence:
                 "user": self._user(agent),
                 "cell": {"cellId": cell_id, "action": action},
                 "cursors": _cursors(self.rooms, room_id, cell_id, index),
+                "autosave": not self._person_in(room_id),
             },
         )
         # JupyterLab's collaborators panel lists the server-wide awareness, with each one's notebook.
@@ -170,7 +187,7 @@ class Presence:
         self._moves.clear()
         for key, shown in list(self._shown.items()):
             self._leave(key, shown)
-        for task in (self._shower, self._ticker):
+        for task in (self._shower, self._ticker, self._autosaver):
             if task is not None:
                 task.cancel()
 
@@ -213,10 +230,69 @@ class Presence:
         del self._shown[key]
         if not any(origin == key[0] for origin, _ in self._shown):
             self._colours.pop(key[0], None)
+        if not any(room_id == key[1] for _, room_id in self._shown):
+            self._unwatch_people(key[1])
         try:
             self._send(key[1], shown, None, time.monotonic())
         except Exception as error:
             self.log.warning("MCP: could not take agent %s away: %r", shown.agent.name, error)
+
+    # -- autosave: the people's choice -----------------------------------------------------------
+
+    def _person_in(self, room_id: str) -> bool:
+        """Whether a state in the room is someone's other than this server's agents'."""
+        awareness = self.rooms.awareness(room_id)
+        if awareness is None:
+            return False
+        agents = {
+            shown.awareness.client_id for (_, r), shown in self._shown.items() if r == room_id
+        }
+        return any(state for client, state in awareness.states.items() if client not in agents)
+
+    def _watch_people(self, room_id: str) -> None:
+        """Watch the room's awareness (again, if the room was opened anew) while agents are there."""
+        awareness = self.rooms.awareness(room_id)
+        watched = self._watched.get(room_id)
+        if watched is not None and watched.awareness is awareness:
+            return
+        self._unwatch_people(room_id)
+        if awareness is None:
+            return
+
+        def changed(topic: str, event: tuple[dict[str, Any], Any]) -> None:
+            if topic == "change" and event[1] != "local":  # not the agents' own states
+                self._people_changed_in.add(room_id)
+                if self._autosaver is None or self._autosaver.done():
+                    self._autosaver = asyncio.get_running_loop().create_task(
+                        self._follow_people(), name="jupyter-mcp-ext presence autosave"
+                    )
+
+        self._watched[room_id] = _Watched(awareness, awareness.observe(changed))
+
+    def _unwatch_people(self, room_id: str) -> None:
+        watched = self._watched.pop(room_id, None)
+        if watched is not None:
+            watched.awareness.unobserve(watched.subscription)
+
+    async def _follow_people(self) -> None:
+        """Someone came or went: agents' states say autosave false if a person is there now."""
+        while self._people_changed_in:
+            rooms, self._people_changed_in = self._people_changed_in, set()
+            for (_, room_id), shown in list(self._shown.items()):
+                state = shown.awareness.get_local_state()
+                if room_id not in rooms or not state:
+                    continue
+                autosave = not self._person_in(room_id)
+                if state.get("autosave") != autosave:
+                    try:
+                        self._send(
+                            room_id, shown, {**state, "autosave": autosave}, time.monotonic()
+                        )
+                    except Exception:
+                        self.log.exception(
+                            "MCP: presence of %s in %s failed", shown.agent.name, room_id
+                        )
+            await asyncio.sleep(0)
 
     # -- renewing and idling out ----------------------------------------------------------------
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from jupyter_server_ydoc.loaders import FileLoader
     from jupyter_ydoc import YNotebook
     from jupyter_ydoc.ybasedoc import YBaseDoc
+    from pycrdt import Awareness
 
 # Told the outcome of each save of a room's file: (room id, path, content saved, why the save
 # failed, or None when the file holds the content or changed on disk and the room takes it over).
@@ -198,6 +199,11 @@ class YDocRooms:
         room.on_message = on_message
 
     # -- awareness -----------------------------------------------------------------------------
+
+    def awareness(self, room_id: str) -> Awareness | None:
+        """The room's awareness: everyone's states in the notebook (None: no such room)."""
+        room = self._rooms.get(room_id)
+        return None if room is None else room.awareness
 
     def apply_awareness(self, room_id: str, update: bytes) -> None:
         """Apply an awareness update of the server's own (an agent's state) and send it to every client.

@@ -7,23 +7,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 import websockets
 from conftest import call
 from peer import notebook_room
-from pycrdt import Awareness, Doc, YMessageType, read_message
+from pycrdt import Awareness, Doc, YMessageType, create_awareness_message, read_message
+from support import read_disk
 from test_agents import agent
+from tool_helpers import disk_sources, wait_for_disk
 
 
 class AwarenessWatcher:
     """A browser tab's view of a notebook's awareness: the states of everyone in the notebook."""
 
-    def __init__(self) -> None:
+    def __init__(self, send: Callable[[bytes], Awaitable[None]]) -> None:
         self.awareness = Awareness(Doc())
         self.changed = asyncio.Event()
+        self._send = send
+
+    async def say(self, state: dict[str, Any] | None) -> None:
+        """Publish the tab's own state, as JupyterLab does (None: the tab closed)."""
+        self.awareness.set_local_state(state)
+        update = self.awareness.encode_awareness_update([self.awareness.client_id])
+        await self._send(create_awareness_message(update))
 
     def agents(self) -> list[dict[str, Any]]:
         return [
@@ -32,20 +41,32 @@ class AwarenessWatcher:
             if state and " · agent of " in state.get("user", {}).get("name", "")
         ]
 
+    def people(self) -> list[dict[str, Any]]:
+        return [
+            state
+            for client, state in self.awareness.states.items()
+            if state and state not in self.agents() and client != self.awareness.client_id
+        ]
+
     def received(self, message: bytes) -> None:
         if message[0] == YMessageType.AWARENESS:
             self.awareness.apply_awareness_update(read_message(message[1:]), "remote")
             self.changed.set()
 
     async def wait_until(
-        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float
+        self,
+        predicate: Callable[[list[dict[str, Any]]], bool],
+        timeout: float,
+        *,
+        people: bool = False,
     ) -> float:
-        """Seconds until ``predicate(agents' states)`` held."""
+        """Seconds until ``predicate(agents' states)`` (or the other people's) held."""
+        states = self.people if people else self.agents
         start = time.monotonic()
-        while not predicate(self.agents()):
+        while not predicate(states()):
             remaining = start + timeout - time.monotonic()
             if remaining <= 0:
-                raise AssertionError(f"the agents' states never got there: {self.agents()}")
+                raise AssertionError(f"the states never got there: {states()}")
             self.changed.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), remaining)
@@ -57,8 +78,8 @@ async def watching(server_url: str, token: str, path: str) -> AsyncIterator[Awar
     """The notebook at ``path`` open in a browser-like client that reads its awareness."""
     _, url = await notebook_room(server_url, token, path)
     headers = {"Authorization": f"token {token}"}
-    watcher = AwarenessWatcher()
     async with websockets.connect(url, additional_headers=headers, proxy=None) as websocket:
+        watcher = AwarenessWatcher(websocket.send)
 
         async def read() -> None:
             async for message in websocket:
@@ -181,3 +202,27 @@ async def test_two_agents_are_two_collaborators_with_different_colours(
         users = {state["user"]["name"].split(" · ")[0]: state["user"] for state in watcher.agents()}
         assert set(users) == {"Claude Code", "Codex"}
         assert users["Claude Code"]["color"] != users["Codex"]["color"]
+
+
+async def test_a_person_who_turned_autosave_off_keeps_it_off_while_an_agent_works_there(
+    make_notebook, server_url, mcp_url, token, jp_root_dir
+):
+    path = make_notebook("manual.ipynb", [("markdown", "# Saved")])
+    async with (
+        watching(server_url, token, path) as person,
+        watching(server_url, token, path) as colleague,
+        agent(mcp_url, token, "Claude Code", "legacy") as claude,
+    ):
+        await person.say({"user": {"name": "alice"}, "autosave": False})
+        await colleague.wait_until(lambda people: len(people) == 1, timeout=5, people=True)
+        await call(claude, "append_markdown_cell", notebook_path=path, source="not saved yet")
+        await person.wait_until(lambda states: len(states) == 1, timeout=5)
+        assert person.agents()[0]["autosave"] is False
+        await asyncio.sleep(2)  # ten times the document_save_delay of these tests
+        assert disk_sources(read_disk(jp_root_dir, path)) == [("markdown", "# Saved")]
+
+        await person.say(None)  # the person closed the notebook: autosave as without anyone
+        await person.wait_until(lambda states: states[0]["autosave"] is True, timeout=5)
+        await call(claude, "append_markdown_cell", notebook_path=path, source="saved")
+        saved = ["# Saved", "not saved yet", "saved"]
+        await wait_for_disk(jp_root_dir, path, lambda nb: [s for _, s in disk_sources(nb)] == saved)
