@@ -13,7 +13,6 @@ import mcp_types as types
 from jupyter_core.utils import ensure_async
 from pydantic import Field
 
-from . import revisions
 from .engine import CellRun, PickCell, Progress, cell_at, cell_with_id, new_cell
 from .errors import UsageError
 from .kernels import Status
@@ -72,7 +71,7 @@ async def _revision_before_run(call: Call, notebook: HeldNotebook) -> str:
     """The revision to report for a run: taken before it, so that nobody's change during the run
     can pass as seen (its end and the result are some awaits apart)."""
     async with notebook.document() as nb:
-        return revisions.tracker(nb).checkpoint(call.services.change_history_size)
+        return call.services.revision(nb)
 
 
 class ExecutedCell(NotebookResult):
@@ -253,7 +252,7 @@ async def execute_with_progress(call: Call, p: ExecuteRangeParams) -> ToolOutput
                 for i in range(p.start_index, end + 1)
                 if nb.ycells[i].get("cell_type") == "code"
             ]
-            revision = revisions.tracker(nb).checkpoint(call.services.change_history_size)
+            revision = call.services.revision(nb)
         entries, stopped = await _run_range(
             call, notebook, targets, timeout, stop_on_error=p.stop_on_error
         )

@@ -275,24 +275,21 @@ class Presence:
             watched.awareness.unobserve(watched.subscription)
 
     async def _follow_people(self) -> None:
-        """Someone came or went: agents' states say autosave false if a person is there now."""
-        while self._people_changed_in:
-            rooms, self._people_changed_in = self._people_changed_in, set()
-            for (_, room_id), shown in list(self._shown.items()):
-                state = shown.awareness.get_local_state()
-                if room_id not in rooms or not state:
-                    continue
-                autosave = not self._person_in(room_id)
-                if state.get("autosave") != autosave:
-                    try:
-                        self._send(
-                            room_id, shown, {**state, "autosave": autosave}, time.monotonic()
-                        )
-                    except Exception:
-                        self.log.exception(
-                            "MCP: presence of %s in %s failed", shown.agent.name, room_id
-                        )
-            await asyncio.sleep(0)
+        """Someone came or went: agents' states say autosave false if a person is there now.
+        (Runs without an await: changes told meanwhile start the next run.)"""
+        rooms, self._people_changed_in = self._people_changed_in, set()
+        for (_, room_id), shown in list(self._shown.items()):
+            state = shown.awareness.get_local_state()
+            if room_id not in rooms or not state:
+                continue
+            autosave = not self._person_in(room_id)
+            if state.get("autosave") != autosave:
+                try:
+                    self._send(room_id, shown, {**state, "autosave": autosave}, time.monotonic())
+                except Exception:
+                    self.log.exception(
+                        "MCP: presence of %s in %s failed", shown.agent.name, room_id
+                    )
 
     # -- renewing and idling out ----------------------------------------------------------------
 

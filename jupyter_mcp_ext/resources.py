@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, quote, unquote
 
 import mcp_types as types
 
-from . import cells, revisions
+from . import cells
 from .errors import UsageError
 from .toolkit import READ, Call, Services
 
@@ -127,7 +127,7 @@ class NotebookResources:
         limit = self.services.max_output_chars
         async with self.services.notebooks.document(named.path) as nb:
             # Read in the same synchronous section as the cells (see revisions.Tracker.checkpoint).
-            revision = revisions.tracker(nb).checkpoint(self.services.change_history_size)
+            revision = self.services.revision(nb)
             if named.cell_id is None:
                 views = [
                     cells.cell_view(i, cell, max_output_chars=limit)

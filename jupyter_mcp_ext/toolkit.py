@@ -10,8 +10,10 @@ from typing import Any, Generic, TypeVar
 
 import mcp_types as types
 from jupyter_core.utils import ensure_async
+from jupyter_ydoc import YNotebook
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import revisions
 from .agents import Agent
 from .context import CurrentNotebooks
 from .engine import ExecutionEngine
@@ -46,6 +48,11 @@ class Services:
     @property
     def contents(self) -> Any:
         return self.serverapp.contents_manager
+
+    def revision(self, nb: YNotebook, plain: list[dict[str, Any]] | None = None) -> str:
+        """The notebook's revision now, for a result read or made in the same synchronous section
+        (an await in between could let a person's change pass as seen)."""
+        return revisions.tracker(nb).checkpoint(self.change_history_size, plain)
 
     def lab_url(self, path: str) -> str:
         from urllib.parse import quote

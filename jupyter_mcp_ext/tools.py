@@ -76,12 +76,6 @@ async def _document(call: Call, path: str, *, edit: bool = False) -> AsyncIterat
         yield nb
 
 
-def _checkpoint(call: Call, nb: YNotebook, plain: list[dict[str, Any]] | None = None) -> str:
-    """The notebook's revision now, for the result of a read or edit made in the same synchronous section
-    (an await in between could let a person's change pass as seen)."""
-    return revisions.tracker(nb).checkpoint(call.services.change_history_size, plain)
-
-
 def _check_unchanged(
     call: Call, nb: YNotebook, expected: str | None, cell_id: str, index: int, *, whole_cell: bool
 ) -> None:
@@ -421,7 +415,7 @@ async def get_notebook_info(call: Call, p: NotebookParams) -> ToolOutput:
             by_type[kind] = by_type.get(kind, 0) + 1
         count = len(plain)
         kernelspec = cells.metadata_kernelspec(nb)
-        revision = _checkpoint(call, nb, plain)
+        revision = call.services.revision(nb, plain)
     model = await ensure_async(call.services.contents.get(path, content=False))
     modified = model.get("last_modified")
     result = NotebookInfoResult(
@@ -481,7 +475,7 @@ async def read_all_cells(call: Call, p: NotebookParams) -> ToolOutput:
     limit = call.services.max_output_chars
     async with _document(call, path) as nb:
         raw = cells.read_cells(nb)
-        revision = _checkpoint(call, nb, raw)
+        revision = call.services.revision(nb, raw)
     views: list[dict[str, Any]] = []
     await _in_slices(
         range(len(raw)),
@@ -531,7 +525,7 @@ async def read_notebook(call: Call, p: ReadNotebookParams) -> ToolOutput:
     async with _document(call, path) as nb:
         total = len(nb.ycells)
         raw = cells.read_cells(nb, p.offset, p.offset + p.limit)
-        revision = _checkpoint(call, nb)
+        revision = call.services.revision(nb)
     detailed = p.detail == "detailed"
     views = []
     for i, cell in enumerate(raw, start=p.offset):
@@ -580,7 +574,7 @@ async def read_cell(call: Call, p: ReadCellParams) -> ToolOutput:
         index, _ = cells.locate(nb, p.cell_index, p.cell_id)
         (raw,) = cells.read_cells(nb, index, index + 1)
         total = len(nb.ycells)
-        revision = _checkpoint(call, nb)
+        revision = call.services.revision(nb)
     view = cells.cell_view(
         index, raw, max_output_chars=call.services.max_output_chars, outputs=p.include_outputs
     )
@@ -643,7 +637,7 @@ async def get_notebook_changes(call: Call, p: ChangesParams) -> ToolOutput:
     path = await call.notebook(p.notebook_path)
     async with _document(call, path) as nb:
         tracker = revisions.tracker(nb)
-        revision = _checkpoint(call, nb)
+        revision = call.services.revision(nb)
         found = tracker.changes_since(p.since_revision)
     me = call.agent.origin if call.agent is not None else None
     views = [
@@ -692,7 +686,7 @@ async def _insert(
     async with _document(call, path, edit=True) as nb:
         index, cell_id = cells.insert_cell(nb, index, cell_type, source)
         count = len(nb.ycells)
-        revision = _checkpoint(call, nb)
+        revision = call.services.revision(nb)
     call.show_cell(path, cell_id, index, "edit")
     result = CellRef(
         notebook_path=path, revision=revision, cell_index=index, cell_id=cell_id, cell_count=count
@@ -774,7 +768,7 @@ async def overwrite_cell_source(call: Call, p: OverwriteParams) -> ToolOutput:
         _check_unchanged(call, nb, p.expected_revision, cell_id, seen, whole_cell=False)
         index, removed, inserted = cells.set_source(nb, cell_id, p.source, hint=seen)
         count = len(nb.ycells)
-        revision = _checkpoint(call, nb)
+        revision = call.services.revision(nb)
     call.show_cell(path, cell_id, index, "edit")
     result = SourceChange(
         notebook_path=path,
@@ -825,7 +819,7 @@ async def edit_cell_source(call: Call, p: EditSourceParams) -> ToolOutput:
             nb, cell_id, p.old_text, p.new_text, p.replace_all, hint=seen
         )
         count = len(nb.ycells)
-        revision = _checkpoint(call, nb)
+        revision = call.services.revision(nb)
     call.show_cell(path, cell_id, index, "edit")
     result = EditSourceResult(
         notebook_path=path,
@@ -909,7 +903,7 @@ async def delete_cell(call: Call, p: DeleteCellParams) -> ToolOutput:
         # Highest index first: deleting a cell does not move the ones still to delete.
         await _in_slices(sorted(deleted, key=lambda cell: cell["index"], reverse=True), delete)
         count = len(nb.ycells)
-        revision = _checkpoint(call, nb)
+        revision = call.services.revision(nb)
     result = DeleteCellResult(
         notebook_path=path,
         revision=revision,
@@ -942,7 +936,7 @@ async def move_cell(call: Call, p: MoveCellParams) -> ToolOutput:
         _, cell_id = cells.locate(nb, p.cell_index, p.cell_id)
         from_index, to_index = cells.move_cell(nb, cell_id, p.to_index)
         count = len(nb.ycells)
-        revision = _checkpoint(call, nb)
+        revision = call.services.revision(nb)
     call.show_cell(path, cell_id, to_index, "edit")
     result = MoveCellResult(
         notebook_path=path,
@@ -1019,7 +1013,7 @@ async def clear_cell_output(call: Call, p: ClearOutputParams) -> ToolOutput:
             index, removed = cells.clear_outputs(nb, cell_id, hint=seen)
             cleared = [ClearedCell(index=index, cell_id=cell_id, outputs_removed=removed)]
             call.show_cell(path, cell_id, index, "edit")
-        revision = _checkpoint(call, nb)
+        revision = call.services.revision(nb)
     total = sum(c.outputs_removed for c in cleared)
     return ClearOutputResult(notebook_path=path, revision=revision, cleared=cleared), (
         f"Cleared {total} output(s) in {len(cleared)} cell(s) of {path} (revision {revision})."

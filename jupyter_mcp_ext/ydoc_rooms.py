@@ -211,9 +211,9 @@ class YDocRooms:
         pycrdt-websocket's room broadcasts the updates of its awareness whose origin is "local",
         with anyio's ``start_soon``: call this from inside a task (not from a loop callback).
         """
-        room = self._rooms.get(room_id)
-        if room is not None:
-            room.awareness.apply_awareness_update(update, "local")
+        awareness = self.awareness(room_id)
+        if awareness is not None:
+            awareness.apply_awareness_update(update, "local")
 
     def cell_source(self, room_id: str, cell_id: str, index: int) -> Any:
         """The source (pycrdt Text) of the cell at ``index`` if it still has id ``cell_id``, else None."""
